@@ -1,0 +1,30 @@
+# Two commands for a fresh machine:  make book   and   make test
+# Each creates .venv and installs cmrlib with its dependencies when needed.
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+PROFILE  ?= cpu
+FORCE    ?=
+STAMP    := $(VENV)/.installed
+
+.PHONY: book test venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cmr-book)"
+	touch $(STAMP)
+
+# Run every experiment notebook at $(PROFILE) into runs/$(PROFILE)/ (cached runs are reused; FORCE=1 retrains),
+# then build the HTML with jupyter-book 1.x into _build/html.
+book: $(STAMP)
+	$(PY) -m cmrlib book --profile $(PROFILE) $(if $(FORCE),--force,)
+
+test: $(STAMP)
+	CMR_PROFILE=smoke $(PY) -m pytest -q
+
+clean:
+	rm -rf _build data/smoke

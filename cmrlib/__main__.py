@@ -1,0 +1,39 @@
+"""Command line: ``python -m cmrlib <command> [options]``.
+
+Each command lives in its own module and exposes ``main(argv) -> int``.
+"""
+import importlib
+import sys
+
+COMMANDS = {
+    "flops": ("cmrlib.flops", "FLOPs (multiply-adds) and parameters of every method"),
+    "synth": ("cmrlib.data.synth", "generate a synthetic benchmark as real .mp4 files"),
+    "check-data": ("cmrlib.data.check", "validate a dataset folder and print a report"),
+    "train": ("cmrlib.train", "train one model (works under torchrun for DDP)"),
+    "eval": ("cmrlib.evaluate", "evaluate a trained run (1-view or N-clip x 3-crop)"),
+    "bench": ("cmrlib.bench", "benchmarks: 'bench model' (CMR Table 7 protocol), 'bench data'"),
+    "book": ("cmrlib.book", "run the book's notebooks with papermill and build the HTML"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m cmrlib <command> [options]", "", "commands:"]
+    lines += [f"  {name:<11} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"cmrlib: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
