@@ -1,0 +1,448 @@
+"""Verdicts for the CMR paper's claims (paper-spec §D.1) from per-seed results.
+
+The rule (the book's claims chapter restates it):
+
+* Every check compares two groups of per-seed numbers, ``a`` and ``b`` (top-1 in percent, or latency in ms
+  from repeated timings). A group can also be a fixed reference value (a constant, e.g. chance = 50 %).
+* The **effect** is the difference of means ``mean(a) - mean(b)``. Its **spread** is given as the standard
+  deviation of each group across seeds and as a 95 % confidence interval of the difference: Welch's t
+  interval for independent runs (different models, same seeds), or the paired t interval on per-seed
+  differences when both numbers come from the same run (e.g. 1-view against multi-view testing of one model).
+  The t quantile uses the floor of the Welch-Satterthwaite degrees of freedom (conservative).
+* Verdicts, for a check of kind
+  - ``greater`` (a > b): **held** if the whole interval is above 0, **not held** if the whole interval is at or
+    below 0, else **inconclusive**;
+  - ``not_worse`` (a >= b, within a margin d): **held** if the interval's lower end is above -d, **not held**
+    if its upper end is below -d, else inconclusive;
+  - ``equivalent`` (a = b within a margin d): **held** if the interval lies inside [-d, d], **not held** if it
+    lies entirely outside it, else inconclusive.
+* With fewer than two values on a side that is not a constant there is no spread: the check is
+  **inconclusive** ("needs at least 2 seeds"), whatever the means say. A smoke-profile book therefore shows only
+  inconclusive verdicts, as it should.
+* A claim made of several checks is **held** if all its core checks hold, **not held** if any core check is not
+  held, and inconclusive otherwise.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+HELD, NOT_HELD, INCONCLUSIVE = "held", "not held", "inconclusive"
+KINDS = ("greater", "not_worse", "equivalent")
+
+# Two-sided 95 % Student t quantiles (t_{0.975, df}) for df = 1..30, then a few larger df.
+_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042]
+_T975_LARGE = [(40, 2.021), (60, 2.000), (120, 1.980)]
+
+
+def t_quantile_975(df: float) -> float:
+    """t_{0.975} for ``df`` degrees of freedom, using the floor of df (a conservative choice)."""
+    if not df >= 1:
+        raise ValueError(f"degrees of freedom must be >= 1 (got {df})")
+    if math.isinf(df):
+        return 1.960
+    whole = int(math.floor(df))
+    if whole <= 30:
+        return _T975[whole - 1]
+    value = _T975[-1]
+    for limit, quantile in _T975_LARGE:
+        if whole >= limit:
+            value = quantile
+    return value if whole < 1000 else 1.960
+
+
+class Plain(str):
+    """A string whose ``repr`` is itself, so that ``glue`` shows ``held``, not ``'held'``."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+@dataclass
+class Effect:
+    """The outcome of one check: ``a`` against ``b``."""
+
+    kind: str
+    mean_a: float
+    mean_b: float
+    std_a: float
+    std_b: float
+    n_a: int
+    n_b: int            # 0 for a constant reference
+    diff: float         # mean(a) - mean(b)
+    ci_low: float
+    ci_high: float
+    margin: float
+    paired: bool
+    verdict: str
+    reason: str
+
+    def interval(self, digits: int = 1) -> str:
+        if not np.isfinite(self.ci_low):
+            return "n/a"
+        return f"[{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}]"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _as_array(values) -> np.ndarray:
+    array = np.asarray(list(values.values) if isinstance(values, pd.Series) else values, dtype=float).ravel()
+    if array.size and not np.all(np.isfinite(array)):
+        raise ValueError(f"non-finite value in {array}")
+    return array
+
+
+def _verdict(kind: str, low: float, high: float, margin: float) -> str:
+    if kind == "greater":
+        return HELD if low > 0 else NOT_HELD if high <= 0 else INCONCLUSIVE
+    if kind == "not_worse":
+        return HELD if low > -margin else NOT_HELD if high < -margin else INCONCLUSIVE
+    inside = -margin <= low and high <= margin
+    outside = low > margin or high < -margin
+    return HELD if inside else NOT_HELD if outside else INCONCLUSIVE
+
+
+def compare(a, b, kind: str = "greater", margin: float = 0.0, paired: bool = False) -> Effect:
+    """Compare per-seed values ``a`` with ``b`` (an array, a Series indexed by seed, or a number = a constant).
+
+    ``paired=True`` needs two Series indexed by seed (or equal-length arrays in the same seed order) and uses
+    the per-seed differences; otherwise Welch's interval is used.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0 (got {margin})")
+    constant = np.isscalar(b)
+    if paired and isinstance(a, pd.Series) and isinstance(b, pd.Series):
+        common = a.index.intersection(b.index)
+        a, b = a.loc[common], b.loc[common]
+    a = _as_array(a)
+    b_array = np.array([float(b)]) if constant else _as_array(b)
+    if a.size == 0 or b_array.size == 0:
+        raise ValueError("compare() needs at least one value on each side")
+    mean_a, mean_b = float(a.mean()), float(b_array.mean())
+    std_a = float(a.std(ddof=1)) if a.size > 1 else float("nan")
+    std_b = 0.0 if constant else float(b_array.std(ddof=1)) if b_array.size > 1 else float("nan")
+    diff = mean_a - mean_b
+    nan = float("nan")
+
+    if paired and not constant:
+        if a.size != b_array.size:
+            raise ValueError(f"paired comparison needs equal sizes (got {a.size} and {b_array.size})")
+        enough = a.size >= 2
+        if enough:
+            differences = a - b_array
+            se = float(differences.std(ddof=1)) / math.sqrt(a.size)
+            df = a.size - 1
+    else:
+        enough = a.size >= 2 and (constant or b_array.size >= 2)
+        if enough:
+            var_a = std_a ** 2 / a.size
+            var_b = 0.0 if constant else std_b ** 2 / b_array.size
+            se = math.sqrt(var_a + var_b)
+            if se == 0:
+                df = math.inf
+            else:
+                denominator = var_a ** 2 / (a.size - 1) + (0.0 if constant else var_b ** 2 / (b_array.size - 1))
+                df = (var_a + var_b) ** 2 / denominator
+    if not enough:
+        return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
+                      diff, nan, nan, margin, paired, INCONCLUSIVE, "needs at least 2 seeds on each side")
+    half = t_quantile_975(df) * se
+    low, high = diff - half, diff + half
+    verdict = _verdict(kind, low, high, margin)
+    reason = f"95% interval of the difference {low:+.2f} .. {high:+.2f}" + (f", margin {margin:g}" if kind != "greater" else "")
+    return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
+                  diff, low, high, margin, paired, verdict, reason)
+
+
+def combine(verdicts) -> str:
+    """All held -> held; any not held -> not held; otherwise (or nothing checked) inconclusive."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        return INCONCLUSIVE
+    if any(v == NOT_HELD for v in verdicts):
+        return NOT_HELD
+    if all(v == HELD for v in verdicts):
+        return HELD
+    return INCONCLUSIVE
+
+
+@dataclass
+class Check:
+    """One comparison inside a claim, with the paper's numbers for it."""
+
+    claim: str           # e.g. "D.1-1"
+    statement: str       # e.g. "+CME > baseline (Table 6)"
+    effect: Effect
+    paper: str = ""      # e.g. "50.6 vs 46.1 (+4.5)"
+    core: bool = True
+
+    def row(self) -> dict:
+        effect = self.effect
+        return {"claim": self.claim, "check": self.statement, "paper": self.paper,
+                "ours_a": _mean_std(effect.mean_a, effect.std_a), "ours_b": _mean_std(effect.mean_b, effect.std_b),
+                "effect": round(effect.diff, 2), "interval_95": effect.interval(), "n": f"{effect.n_a}/{effect.n_b or '-'}",
+                "kind": effect.kind + (f" (±{effect.margin:g})" if effect.kind != "greater" else ""),
+                "verdict": effect.verdict, "core": self.core}
+
+
+def _mean_std(mean: float, std: float) -> str:
+    return f"{mean:.1f}" if not np.isfinite(std) else f"{mean:.1f} ± {std:.1f}"
+
+
+@dataclass
+class Claim:
+    """A claim of paper-spec §D.1 and its checks."""
+
+    key: str
+    title: str
+    checks: list = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return combine(check.effect.verdict for check in self.checks if check.core)
+
+
+def checks_frame(claims) -> pd.DataFrame:
+    """One row per check."""
+    return pd.DataFrame([check.row() for claim in claims for check in claim.checks])
+
+
+def summary_frame(claims) -> pd.DataFrame:
+    """One row per claim: its verdict and how many checks were held / not held / inconclusive."""
+    rows = []
+    for claim in claims:
+        verdicts = [check.effect.verdict for check in claim.checks]
+        rows.append({"claim": claim.key, "title": claim.title, "verdict": claim.verdict,
+                     "held": verdicts.count(HELD), "not held": verdicts.count(NOT_HELD),
+                     "inconclusive": verdicts.count(INCONCLUSIVE), "note": claim.note})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ the claims of §D.1
+ACCURACY_MARGIN = 2.0    # top-1 points within which two settings count as "the same" (equivalence checks)
+LATENCY_MARGIN = 0.2     # relative latency difference within which two models count as "as fast"
+KINETICS_MARGIN = 5.0    # issue 6: TSN within 5 points of the best temporal method on synth-kinetics
+CHANCE_MARGIN = 10.0     # issue 6: TSN's direction accuracy within 10 points of 50 %
+
+TITLES = {
+    "1": "CME and SME each improve over the TIM baseline, and together more (Table 6)",
+    "2": "CME beats the other channel enhancers on the same baseline (Table 6, synth-longrange)",
+    "3": "Temporal interaction matters most; enhancement alone helps but less (Table 4)",
+    "4": "r = 8 is the sweet spot of CME's reduction ratio (Table 3)",
+    "5": "CME in all blocks + SME in the first block of each stage is the best trade-off (Table 5)",
+    "6": "CME is parallel and PEM is serial, so CME is faster (Table 7, Related Work)",
+    "7": "Runtime ordering: TSM fastest, PEM (TDRL) slowest, CMR about as fast as TEINet (Table 7)",
+    "8": "CMR's margin grows with more frames (Table 1)",
+    "9": "Temporal modules help far more on temporal data than on scene data (Tables 1, 2)",
+    "10": "CME's gates pick the channels of the moving object (Figure 5)",
+    "11": "SME's map highlights the moving object, not the background (Figure 5)",
+    "12": "Multi-clip testing helps (Table 1)",
+}
+
+
+def _values(frame, label, metric="top1", **where):
+    """Per-seed values (a Series indexed by seed; or by repeat for speed rows) of one label, or None."""
+    if frame is None or len(frame) == 0 or metric not in frame:
+        return None
+    rows = frame[frame["label"] == label]
+    for name, value in where.items():
+        rows = rows[rows[name] == value]
+    if rows.empty:
+        return None
+    index = "seed" if "seed" in rows else "repeat"
+    return rows.set_index(index)[metric].sort_index()
+
+
+def _paper(a: float, b: float, unit: str = "") -> str:
+    return f"{a:g}{unit} vs {b:g}{unit} ({a - b:+.1f})"
+
+
+class _Builder:
+    """Collects the checks of one claim; a check whose data are missing is recorded as not run."""
+
+    def __init__(self, key: str, note: str = ""):
+        self.claim = Claim(key, TITLES[key], note=note)
+        self.missing = []
+
+    def check(self, statement, a, b, kind="greater", margin=0.0, paper="", core=True, paired=False):
+        if a is None or b is None or (not np.isscalar(b) and len(b) == 0) or len(a) == 0:
+            self.missing.append(statement)
+            return
+        self.claim.checks.append(Check(self.claim.key, statement, compare(a, b, kind, margin, paired), paper, core))
+
+    def done(self) -> Claim:
+        if self.missing:
+            not_run = "not run at this profile: " + "; ".join(self.missing)
+            self.claim.note = f"{self.claim.note} {not_run}".strip()
+        return self.claim
+
+
+def assess(results: dict) -> list:
+    """Every claim of paper-spec §D.1 with its checks, from the book's result frames.
+
+    ``results`` maps names to frames from cmrlib.experiments (any may be absent): "table1", "table2",
+    "table3", "table4", "table5", "table6", "longrange" (one row per run: label, seed, frames, top1, ...),
+    "table5_speed", "table7_speed", "sweep_speed" (one row per timed repeat: label, frames, latency_ms,
+    throughput), and "figure5" (one row per seed: cme_top_overlap, cme_bottom_overlap, sme_auroc).
+    """
+    from cmrlib import paper
+
+    get = results.get
+    t6, t4, t3, t5, t1, t2, lr = (get(k) for k in ("table6", "table4", "table3", "table5", "table1", "table2",
+                                                    "longrange"))
+    p6 = paper.table6().set_index("paper_model")["top1"]
+    claims = []
+
+    c = _Builder("1")
+    c.check("+CME > baseline", _values(t6, "+CME"), _values(t6, "baseline"), paper=_paper(p6["+CME"], p6["baseline"]))
+    c.check("+SME > baseline", _values(t6, "+SME"), _values(t6, "baseline"), paper=_paper(p6["+SME"], p6["baseline"]))
+    c.check("+CME&SME ≥ +CME", _values(t6, "+CME&SME"), _values(t6, "+CME"), "not_worse", ACCURACY_MARGIN,
+            paper=_paper(p6["+CME&SME"], p6["+CME"]))
+    c.check("+CME&SME ≥ +SME", _values(t6, "+CME&SME"), _values(t6, "+SME"), "not_worse", ACCURACY_MARGIN,
+            paper=_paper(p6["+CME&SME"], p6["+SME"]))
+    c.check("+CME ≈ +SME (\"almost the same improvement\")", _values(t6, "+CME"), _values(t6, "+SME"),
+            "equivalent", ACCURACY_MARGIN, paper=_paper(p6["+CME"], p6["+SME"]), core=False)
+    claims.append(c.done())
+
+    c = _Builder("2", note="synth-longrange has no paper number: it is the test §D.1 proposes for the claimed cause.")
+    c.check("+CME > +PEM", _values(t6, "+CME"), _values(t6, "+PEM"), paper=_paper(p6["+CME"], p6["+PEM"]))
+    c.check("+CME > +MEM", _values(t6, "+CME"), _values(t6, "+MEM"), paper=_paper(p6["+CME"], p6["+MEM"]))
+    c.check("+PEM > +MEM", _values(t6, "+PEM"), _values(t6, "+MEM"), paper=_paper(p6["+PEM"], p6["+MEM"]), core=False)
+    c.check("+MEM > baseline", _values(t6, "+MEM"), _values(t6, "baseline"), paper=_paper(p6["+MEM"], p6["baseline"]),
+            core=False)
+    c.check("synth-longrange: TIM+CME > TIM+MEM", _values(lr, "TIM+CME"), _values(lr, "TIM+MEM (TEINet)"))
+    c.check("synth-longrange: TIM+CME > TEA (ME)", _values(lr, "TIM+CME"), _values(lr, "TEA (ME+MTA)"))
+    c.check("synth-longrange: TIM+CME > TIM+PEM", _values(lr, "TIM+CME"), _values(lr, "TIM+PEM"), core=False)
+    claims.append(c.done())
+
+    p4 = paper.table4().set_index("ours")["top1"]
+    c = _Builder("3")
+    for low, high in (("TSN", "TSN+CME&SME"), ("TSN+CME&SME", "TIM"), ("TIM", "TIM+CME&SME")):
+        c.check(f"{high} > {low}", _values(t4, high), _values(t4, low), paper=_paper(p4[high], p4[low]))
+    claims.append(c.done())
+
+    p3 = paper.table3().set_index("r")["top1"]
+    c = _Builder("4", note="§D.1 expects this only weakly at small scale (channel widths differ).")
+    for r in (4, 8, 16):
+        c.check(f"r={r} > r=1", _values(t3, f"r={r}"), _values(t3, "r=1"), paper=_paper(p3[r], p3[1]))
+    c.check("r=8 > r=16", _values(t3, "r=8"), _values(t3, "r=16"), paper=_paper(p3[8], p3[16]))
+    claims.append(c.done())
+
+    p5 = paper.table5().set_index("ours")
+    s5 = get("table5_speed")
+    c = _Builder("5")
+    chosen = "CMEall+SMEpart"
+    for other in ("CMEall+SMEall", "CMEpart+SMEall"):
+        c.check(f"{other} ≈ {chosen} (top-1)", _values(t5, other), _values(t5, chosen), "equivalent", ACCURACY_MARGIN,
+                paper=_paper(p5.loc[other, "top1"], p5.loc[chosen, "top1"]))
+    c.check(f"{chosen} > CMEpart+SMEpart (top-1)", _values(t5, chosen), _values(t5, "CMEpart+SMEpart"),
+            paper=_paper(p5.loc[chosen, "top1"], p5.loc["CMEpart+SMEpart", "top1"]))
+    order = ["CMEall+SMEall", "CMEpart+SMEall", "CMEall+SMEpart", "CMEpart+SMEpart"]
+    for slow, fast in zip(order, order[1:]):
+        c.check(f"latency {slow} > {fast}", _values(s5, slow, "latency_ms"), _values(s5, fast, "latency_ms"),
+                paper=_paper(p5.loc[slow, "latency_ms"], p5.loc[fast, "latency_ms"], " ms"))
+    claims.append(c.done())
+
+    p7 = paper.table7().set_index("ours")
+    s7, sweep = get("table7_speed"), get("sweep_speed")
+    c = _Builder("6", note="The paper's 3x is TDRL against CMR on a V100; our PEM is the stand-in of pem-standin.md.")
+    c.check("latency PEM (stand-in) > TIM+CME", _values(s7, "PEM (stand-in)", "latency_ms"),
+            _values(s7, "TIM+CME", "latency_ms"),
+            paper=_paper(p7.loc["PEM (stand-in)", "latency_ms"], p7.loc["TIM+CME", "latency_ms"], " ms"))
+    if sweep is not None and len(sweep):
+        most = int(sweep["frames"].max())
+        grow = {}
+        for label in ("PEM (stand-in)", "TIM+CME"):
+            at_most, at_8 = _values(sweep, label, "latency_ms", frames=most), _values(sweep, label, "latency_ms", frames=8)
+            grow[label] = None if at_most is None or at_8 is None else at_most - at_8.mean()
+        c.check(f"PEM's latency grows more than CME's from 8 to {most} frames", grow["PEM (stand-in)"], grow["TIM+CME"])
+    else:
+        c.missing.append("latency against T")
+    claims.append(c.done())
+
+    c = _Builder("7", note="Hardware-specific: §D.1 expects only the coarse ordering to survive off a V100.")
+    for other in ("TEINet", "STM", "PEM (stand-in)", "CMR"):
+        c.check(f"latency {other} > TSM", _values(s7, other, "latency_ms"), _values(s7, "TSM", "latency_ms"),
+                paper=_paper(p7.loc[other, "latency_ms"], p7.loc["TSM", "latency_ms"], " ms"))
+    c.check("latency PEM (stand-in) > CMR", _values(s7, "PEM (stand-in)", "latency_ms"), _values(s7, "CMR", "latency_ms"),
+            paper=_paper(p7.loc["PEM (stand-in)", "latency_ms"], p7.loc["CMR", "latency_ms"], " ms"))
+    tei = _values(s7, "TEINet", "latency_ms")
+    c.check(f"latency CMR ≈ TEINet (within {LATENCY_MARGIN:.0%})", _values(s7, "CMR", "latency_ms"), tei, "equivalent",
+            0.0 if tei is None else LATENCY_MARGIN * float(tei.mean()),
+            paper=_paper(p7.loc["CMR", "latency_ms"], p7.loc["TEINet", "latency_ms"], " ms"))
+    c.check("throughput TSM > CMR", _values(s7, "TSM", "throughput"), _values(s7, "CMR", "throughput"),
+            paper=_paper(p7.loc["TSM", "throughput"], p7.loc["CMR", "throughput"], "/s"))
+    claims.append(c.done())
+
+    p1 = paper.table1()
+    p1 = p1[p1["views"] == "1"].set_index(["paper_method", "frames"])["val1"]
+    c = _Builder("8", note="The paper measures the margin over TDRL; ours is over the PEM stand-in.")
+    margins = {}
+    for frames in (8, 16):
+        cmr, pem = _values(t1, "CMR", frames=frames), _values(t1, "PEM (stand-in)", frames=frames)
+        margins[frames] = None if cmr is None or pem is None else (cmr - pem).dropna()
+    c.check("CMR − PEM at 16 frames > at 8 frames", margins[16], margins[8],
+            paper=_paper(round(p1["CMR", 16] - p1["TDRL", 16], 1), round(p1["CMR", 8] - p1["TDRL", 8], 1)))
+    claims.append(c.done())
+
+    p2 = paper.table2().set_index(["paper_method", "frames"])["top1"]
+    c = _Builder("9")
+    gains = {}
+    for name, frame in (("something", t1), ("kinetics", t2)):
+        cmr, tsn = _values(frame, "CMR", frames=8), _values(frame, "TSN", frames=8)
+        gains[name] = None if cmr is None or tsn is None else (cmr - tsn).dropna()
+    c.check("CMR − TSN on synth-something > on synth-kinetics (8 frames)", gains["something"], gains["kinetics"],
+            paper=f"CMR − TDRL: Sth {p1['CMR', 8] - p1['TDRL', 8]:+.1f} vs K400 {p2['CMR', 8] - p2['TDRL', 8]:+.1f}")
+    c.check(f"TSN's direction accuracy within the reversal pairs ≈ 50 % (±{CHANCE_MARGIN:g})",
+            _values(t1, "TSN", "direction_acc", frames=8), 50.0, "equivalent", CHANCE_MARGIN)
+    best = _best_temporal(t2)
+    c.check(f"synth-kinetics: TSN ≈ the best temporal method ({best}) (±{KINETICS_MARGIN:g})",
+            _values(t2, "TSN", frames=8), _values(t2, best, frames=8) if best else None, "equivalent", KINETICS_MARGIN)
+    best = _best_temporal(t1)
+    best_values = _values(t1, best, frames=8) if best else None
+    c.check(f"synth-something: the best temporal method ({best}) > TSN + 30 points (benchmark check)",
+            None if best_values is None else best_values - 30.0, _values(t1, "TSN", frames=8), core=False)
+    claims.append(c.done())
+
+    f5 = get("figure5")
+    c = _Builder("10", note="Measured in the Figure 5 chapter against the generator's object masks.")
+    if f5 is not None and len(f5) and {"cme_top_overlap", "cme_bottom_overlap"} <= set(f5):
+        c.check("top-10 CME channels overlap the object mask more than the bottom-10",
+                f5.set_index("seed")["cme_top_overlap"], f5.set_index("seed")["cme_bottom_overlap"], paired=True)
+    else:
+        c.missing.append("Figure 5 overlap")
+    claims.append(c.done())
+    c = _Builder("11", note="AUROC of the SME map (1 − s_t) against the moving-object mask; 0.5 = chance.")
+    if f5 is not None and len(f5) and "sme_auroc" in f5:
+        c.check("AUROC of SME's map against the object mask > 0.5", f5.set_index("seed")["sme_auroc"], 0.5)
+    else:
+        c.missing.append("Figure 5 AUROC")
+    claims.append(c.done())
+
+    c = _Builder("12")
+    pm = paper.table1().set_index(["paper_method", "frames", "views"])["val1"]
+    for frames in (8, 16):
+        c.check(f"CMR {frames}f: 2 clips × 3 crops > 1 view", _values(t1, "CMR", "top1_multiview", frames=frames),
+                _values(t1, "CMR", frames=frames), paired=True,
+                paper=_paper(pm["CMR", frames, "2x3"], pm["CMR", frames, "1"]))
+    claims.append(c.done())
+    return claims
+
+
+def _best_temporal(frame):
+    """The label of the temporal method with the highest mean top-1 at 8 frames (None without data)."""
+    if frame is None or len(frame) == 0:
+        return None
+    rows = frame[(frame["label"] != "TSN") & (frame["frames"] == 8)]
+    if rows.empty:
+        return None
+    return rows.groupby("label")["top1"].mean().idxmax()

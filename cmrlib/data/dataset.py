@@ -1,0 +1,277 @@
+"""Video clip dataset: decord decoding, TSN segment and dense sampling, multi-clip x multi-crop views.
+
+An item is ``(clip, label, issue)``: ``clip`` float (T,3,S,S), or (V,T,3,S,S) with V = clips x crops > 1
+(clip-major: the crops of clip 0 first); ``label`` an int; ``issue`` an int code, 0 = OK, named by
+``ISSUE_NAMES``.
+
+Sampling (paper-spec §C.1):
+- ``segments`` (TSN, Something-Something): the clip's F frames are cut into T equal segments; training takes
+  a random frame in each segment, testing the segment centres. With ``clips`` = N > 1, clip c takes the
+  frame at fraction (c + 0.5) / N of each segment (N uniformly placed clips).
+- ``dense`` (Kinetics): T frames at stride 64 / T from a 64-frame window placed at random for training, at
+  the centre for 1 test clip, or at N uniformly spaced starts for N test clips. A video shorter than the
+  window is sampled as in ``segments`` over its whole length.
+All randomness (frame offsets, crop, flip, replacements) comes from ``numpy.random.default_rng((seed, epoch,
+index))``, so a sample does not depend on the worker count or order; call ``set_epoch(epoch)`` before each
+epoch's iterator is created (not with ``persistent_workers``).
+
+Bad input policy (``Loading never crashes in the middle of an epoch``):
+- at construction, entries whose file is missing or whose label is not in the label map are logged (path and
+  reason) and dropped; ``dataset.dropped`` counts them ("missing", "unknown_label");
+- at load time, a video that cannot be decoded is logged once per process (path and reason) and replaced by a
+  deterministic other sample (chosen from (seed, epoch, index)); the item returns the failure's code:
+  "missing" (deleted since construction), "truncated" (a known container that does not open or decode,
+  including a 0-byte file), "zero_frames" (a container with no video frames), "not_a_video" (anything else);
+- a clip shorter than T frames is used, its frames sampled with repetition, and flagged "short";
+- if ``MAX_REPLACEMENTS`` replacements in a row fail, the dataset raises a RuntimeError telling to run
+  ``python -m cmrlib check-data``;
+- a malformed annotation file raises ``AnnotationError`` (a ValueError) naming the file and the line.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from cmrlib.data.formats import Annotations, Entry, load_annotations
+from cmrlib.data.transforms import test_views, train_transform
+
+try:  # decord prints every ffmpeg complaint; the dataset reports failures itself
+    import decord
+
+    decord.logging.set_level(decord.logging.QUIET)
+except ImportError:  # pragma: no cover - decord is a dependency; kept importable for check-data's message
+    decord = None
+
+log = logging.getLogger("cmrlib.data")
+
+#: Item issue codes: the index in this tuple is the code returned as the item's third element.
+ISSUE_NAMES = ("ok", "short", "missing", "truncated", "zero_frames", "not_a_video")
+ISSUE_CODES = {name: code for code, name in enumerate(ISSUE_NAMES)}
+MAX_REPLACEMENTS = 10
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+SAMPLINGS = ("segments", "dense")
+
+
+class ClipError(Exception):
+    """A clip that cannot be loaded; ``issue`` is a name from ``ISSUE_NAMES``."""
+
+    def __init__(self, issue: str, detail: str = ""):
+        super().__init__(f"{issue}{': ' + detail if detail else ''}")
+        self.issue = issue
+
+
+# --- frame indices ---------------------------------------------------------------------------------------
+
+def segment_indices(num_frames: int, num_segments: int, clips: int, train: bool,
+                    rng: np.random.Generator) -> np.ndarray:
+    """TSN sampling: (clips, T) frame indices, one per segment (random in training, else evenly placed)."""
+    length = num_frames / num_segments
+    starts = np.arange(num_segments) * length
+    if train:
+        positions = (starts + rng.random(num_segments) * length)[None]
+    else:
+        positions = starts[None] + length * (np.arange(clips)[:, None] + 0.5) / clips
+    return np.minimum(positions.astype(np.int64), num_frames - 1)
+
+
+def dense_indices(num_frames: int, num_segments: int, clips: int, train: bool, rng: np.random.Generator,
+                  window: int = 64) -> np.ndarray:
+    """Kinetics sampling: (clips, T) indices at stride window // T inside a ``window``-frame span."""
+    stride = max(1, window // num_segments)
+    span = stride * (num_segments - 1) + 1
+    if num_frames < stride * num_segments:
+        return segment_indices(num_frames, num_segments, clips, train, rng)
+    last = num_frames - span
+    if train:
+        starts = np.array([rng.integers(0, last + 1)])
+    elif clips == 1:
+        starts = np.array([last // 2])
+    else:
+        starts = np.linspace(0, last, clips).round().astype(np.int64)
+    return starts[:, None] + np.arange(num_segments)[None] * stride
+
+
+# --- decoding ----------------------------------------------------------------------------------------------
+
+_VIDEO_MAGIC = ((4, b"ftyp"), (4, b"moov"), (4, b"mdat"), (4, b"free"), (4, b"wide"), (0, b"\x1a\x45\xdf\xa3"),
+                (0, b"RIFF"), (0, b"OggS"), (0, b"\x00\x00\x01\xba"), (0, b"FLV"))
+
+
+def diagnose_video(path: str) -> str:
+    """Why a video that decord could not open is bad: 'missing', 'truncated', 'zero_frames' or 'not_a_video'."""
+    if not os.path.exists(path):
+        return "missing"
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if not head:
+        return "truncated"
+    import av  # only needed on this slow path
+
+    try:
+        with av.open(path) as container:
+            streams = container.streams.video
+            if not streams:
+                return "zero_frames"
+            for _ in container.decode(streams[0]):
+                return "truncated"  # it has frames, yet decord failed: a damaged file
+            return "zero_frames"
+    except (av.error.FFmpegError, OSError, ValueError):
+        known = any(head[offset:offset + len(magic)] == magic for offset, magic in _VIDEO_MAGIC)
+        return "truncated" if known else "not_a_video"
+
+
+def read_video(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
+    """Decode the frames ``pick(num_frames)`` (an int array of any shape) of a video with decord.
+
+    Returns uint8 frames of shape pick's shape + (H, W, 3) and the video's frame count."""
+    try:
+        reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        num_frames = len(reader)
+    except Exception:  # decord raises RuntimeError or DECORDError
+        raise ClipError(diagnose_video(path), path) from None
+    if num_frames <= 0:
+        raise ClipError("zero_frames", path)
+    indices = pick(num_frames)
+    unique, inverse = np.unique(indices, return_inverse=True)
+    try:
+        frames = reader.get_batch(unique.tolist()).asnumpy()
+    except Exception:
+        raise ClipError("truncated", f"{path}: frames {unique.tolist()} of {num_frames} do not decode") from None
+    return frames[inverse.reshape(indices.shape)], num_frames
+
+
+def read_frame_folder(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
+    """Like ``read_video`` for a folder of JPEG/PNG frames (sorted by name), decoded with torchvision."""
+    from torchvision.io import ImageReadMode, decode_image, read_file
+
+    try:
+        names = sorted(n for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS))
+    except OSError:
+        raise ClipError("missing", path) from None
+    if not names:
+        raise ClipError("zero_frames", path)
+    indices = pick(len(names))
+    unique, inverse = np.unique(indices, return_inverse=True)
+    images = []
+    for i in unique:
+        file = os.path.join(path, names[i])
+        try:
+            images.append(decode_image(read_file(file), mode=ImageReadMode.RGB).permute(1, 2, 0).numpy())
+        except (RuntimeError, ValueError):
+            with open(file, "rb") as handle:
+                jpeg = handle.read(2) == b"\xff\xd8"
+            raise ClipError("truncated" if jpeg else "not_a_video", file) from None
+    if len({im.shape for im in images}) > 1:
+        raise ClipError("truncated", f"{path}: frames of different sizes")
+    return np.stack(images)[inverse.reshape(indices.shape)], len(names)
+
+
+# --- the dataset -------------------------------------------------------------------------------------------
+
+class VideoClipDataset(Dataset):
+    """Clips of ``num_segments`` frames, transformed to ``size`` x ``size`` (see the module docstring)."""
+
+    def __init__(self, annotations: Annotations, num_segments: int, size: int, train: bool,
+                 sampling: str = "segments", clips: int = 1, crops: int = 1, seed: int = 0,
+                 flip: bool | None = None, flip_map: dict[int, int] | None = None, dense_window: int = 64):
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        if num_segments < 1 or size < 1:
+            raise ValueError(f"num_segments and size must be positive, got {num_segments}, {size}")
+        if clips < 1 or crops not in (1, 3):
+            raise ValueError(f"clips must be >= 1 and crops 1 or 3, got clips={clips}, crops={crops}")
+        if train and clips * crops != 1:
+            raise ValueError("multi-view (clips/crops > 1) is for testing; use train=False")
+        self.annotations = annotations
+        self.entries: list[Entry] = annotations.entries
+        self.classes = annotations.classes
+        self.num_classes = len(annotations.classes)
+        self.dropped = annotations.dropped
+        self.format = annotations.format
+        self.meta = annotations.meta
+        self.num_segments, self.size, self.train = num_segments, size, train
+        self.sampling, self.clips, self.crops, self.seed = sampling, clips, crops, seed
+        self.flip_map = dict(annotations.flip_map if flip_map is None else flip_map)
+        self.flip = bool(annotations.flip if flip is None else flip) and train
+        self.dense_window = dense_window
+        self.epoch = 0
+        self._bad: dict[int, str] = {}  # indices found undecodable in this process
+
+    @property
+    def labels(self) -> list[int]:
+        return [entry.label for entry in self.entries]
+
+    @property
+    def views(self) -> int:
+        return self.clips * self.crops
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _indices(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+        if self.sampling == "dense":
+            return dense_indices(num_frames, self.num_segments, self.clips, self.train, rng, self.dense_window)
+        return segment_indices(num_frames, self.num_segments, self.clips, self.train, rng)
+
+    def load(self, index: int) -> tuple[torch.Tensor, int, bool]:
+        """Decode and transform entry ``index``: (clip, label, short). Raises ClipError on bad input."""
+        entry = self.entries[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        read = read_frame_folder if entry.frames else read_video
+        frames, num_frames = read(entry.path, lambda n: self._indices(n, rng))  # (clips, T, H, W, 3)
+        frames = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # (clips, T, 3, H, W) uint8
+        label = entry.label
+        if self.train:
+            flip = self.flip and rng.random() < 0.5
+            clip = train_transform(frames[0], rng, self.size, flip)
+            if flip:
+                label = self.flip_map.get(label, label)
+        else:
+            views = torch.cat([test_views(f, self.size, self.crops) for f in frames])  # (V, T, 3, S, S)
+            clip = views[0] if len(views) == 1 else views
+        return clip, label, num_frames < self.num_segments
+
+    def __getitem__(self, index: int):
+        issue = 0
+        candidate = index
+        for attempt in range(MAX_REPLACEMENTS + 1):
+            if candidate not in self._bad:
+                try:
+                    clip, label, short = self.load(candidate)
+                    return clip, label, issue or (ISSUE_CODES["short"] if short else 0)
+                except ClipError as error:
+                    self._bad[candidate] = error.issue
+                    log.warning("cannot load %s: %s; replaced by another sample", self.entries[candidate].path,
+                                error.issue)
+            issue = issue or ISSUE_CODES[self._bad[candidate]]
+            candidate = self._replacement(index, attempt)
+        raise RuntimeError(f"{MAX_REPLACEMENTS + 1} samples in a row could not be loaded (starting at "
+                           f"{self.entries[index].path}); run `python -m cmrlib check-data` on the dataset")
+
+    def _replacement(self, index: int, attempt: int) -> int:
+        """A deterministic other index for a bad sample, from (seed, epoch, index, attempt)."""
+        if len(self) < 2:
+            return index
+        rng = np.random.default_rng([self.seed, self.epoch, index, attempt + 1])
+        return int((index + 1 + rng.integers(len(self) - 1)) % len(self))
+
+
+def build_dataset(root, split: str, num_segments: int, size: int, train: bool, sampling: str = "segments",
+                  clips: int = 1, crops: int = 1, seed: int = 0, fmt: str = "auto", flip: bool | None = None,
+                  flip_map: dict[int, int] | None = None, dense_window: int = 64) -> VideoClipDataset:
+    """A dataset over a root in any supported format (``cmrlib.data.formats``).
+
+    ``flip``: horizontal flip in training. Default: on for scene data (Kinetics); for Something-Something
+    style data only when the root gives a label flip map (our synthetic roots do: left-to-right <-> right-to-
+    left, clockwise <-> anticlockwise), off otherwise. ``flip_map`` overrides the root's map."""
+    annotations = load_annotations(root, split, fmt)
+    return VideoClipDataset(annotations, num_segments, size, train, sampling=sampling, clips=clips, crops=crops,
+                            seed=seed, flip=flip, flip_map=flip_map, dense_window=dense_window)

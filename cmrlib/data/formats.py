@@ -1,0 +1,367 @@
+"""Annotation adapters for the real datasets' layouts (and our synthetic roots, which use the SSv2 layout).
+
+Each adapter turns a dataset root and a split into an ``Annotations``: the class names, one ``Entry`` per
+usable clip, and a ``Counter`` of the entries it dropped. Formats (``fmt``):
+
+``ssv2``      Something-Something V2: ``labels.json`` ({"template without brackets": "index"}),
+              ``train.json`` / ``validation.json`` ([{"id", "template", ...}]), videos ``<id>.webm`` (or .mp4)
+              in ``videos/``, ``20bn-something-something-v2/`` or the root. Synthetic roots (``meta.json``).
+``ssv1``      Something-Something V1: ``something-something-v1-labels.csv`` (one class per line),
+              ``something-something-v1-{train,validation}.csv`` (``id;label`` lines), JPEG frames in
+              ``20bn-something-something-v1/<id>/00001.jpg`` (or ``<root>/<id>/``).
+``kinetics``  Kinetics-400: ``train.csv`` / ``validate.csv`` (or ``val.csv``) with the header
+              ``label,youtube_id,time_start,time_end[,split]``; videos anywhere under the root named
+              ``<youtube_id>_<start:06d>_<end:06d>.<ext>`` or ``<youtube_id>.<ext>``. Classes: ``labels.json``
+              if present, else the sorted labels of the training CSV.
+``tsm``       TSM list files, lines ``path num_frames label``: ``train_videofolder.txt`` /
+              ``val_videofolder.txt`` (or ``train_list.txt`` / ``val_list.txt``) in the root, or the root is
+              the list file. Paths are relative to the list's folder and name a video or a folder of frames.
+              Classes: ``category.txt`` or ``labels.json`` if present, else 0..max label.
+
+Policy at construction: an entry whose file is missing, or whose label is not in the label map, is logged
+(path and reason, the first few of each reason, then a count) and dropped; ``Annotations.dropped`` counts
+them by reason. A malformed annotation file raises ``AnnotationError`` naming the file and the line.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("cmrlib.data")
+
+FORMATS = ("ssv2", "ssv1", "kinetics", "tsm")
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
+#: How many dropped entries of each reason are logged one by one before only the count is given.
+LOG_EACH = 10
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation file; the message names the file and the line."""
+
+    def __init__(self, path, line: int, reason: str):
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path, self.line, self.reason = str(path), line, reason
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One clip: a video file, or a folder of frames when ``frames`` is True."""
+    path: str
+    label: int
+    id: str
+    frames: bool = False
+
+
+@dataclass
+class Annotations:
+    format: str
+    classes: list[str]
+    entries: list[Entry]
+    dropped: Counter = field(default_factory=Counter)
+    flip: bool = False  # the training default for horizontal flip
+    flip_map: dict[int, int] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+
+class _Dropper:
+    """Collects dropped entries: logs the first ``LOG_EACH`` per reason, counts all of them."""
+
+    def __init__(self, source):
+        self.source, self.counts = source, Counter()
+
+    def __call__(self, path, reason: str) -> None:
+        self.counts[reason] += 1
+        if self.counts[reason] <= LOG_EACH:
+            log.warning("dropped %s: %s (%s)", path, reason, self.source)
+
+    def summary(self) -> Counter:
+        for reason, count in self.counts.items():
+            if count > LOG_EACH:
+                log.warning("dropped %d entries of %s in total: %s", count, self.source, reason)
+        return self.counts
+
+
+def normalise_split(split: str) -> str:
+    if split in ("train", "training"):
+        return "train"
+    if split in ("val", "valid", "validation", "validate"):
+        return "val"
+    raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+
+
+def detect_format(root: Path) -> str:
+    """Tell the format of a dataset root from the annotation files it holds."""
+    if root.is_file():
+        return "tsm"
+    if (root / "meta.json").exists():
+        return json.loads((root / "meta.json").read_text()).get("format", "ssv2")
+    if (root / "labels.json").exists() and ((root / "train.json").exists() or (root / "validation.json").exists()):
+        return "ssv2"
+    if (root / "something-something-v1-labels.csv").exists():
+        return "ssv1"
+    if any((root / name).exists() for name in _KINETICS_FILES["train"] + _KINETICS_FILES["val"]):
+        return "kinetics"
+    if any((root / name).exists() for name in _TSM_FILES["train"] + _TSM_FILES["val"]):
+        return "tsm"
+    raise ValueError(f"cannot tell the dataset format of {root}: expected meta.json or labels.json + train.json "
+                     f"(SSv2), something-something-v1-labels.csv (SSv1), train.csv (Kinetics) or "
+                     f"train_videofolder.txt (TSM); pass fmt= one of {', '.join(FORMATS)}")
+
+
+def load_annotations(root, split: str, fmt: str = "auto") -> Annotations:
+    """Parse a dataset root's annotations for ``split`` ('train' or 'val')."""
+    root = Path(root)
+    if not root.exists():
+        raise ValueError(f"dataset root {root} does not exist")
+    split = normalise_split(split)
+    fmt = detect_format(root) if fmt == "auto" else fmt
+    readers = {"ssv2": _ssv2, "ssv1": _ssv1, "kinetics": _kinetics, "tsm": _tsm}
+    if fmt not in readers:
+        raise ValueError(f"unknown dataset format {fmt!r}; choose from auto, {', '.join(FORMATS)}")
+    annotations = readers[fmt](root, split)
+    annotations.format = fmt
+    if not annotations.entries:
+        log.warning("%s (%s, %s split) has no usable entries", root, fmt, split)
+    return annotations
+
+
+# --- small parsers that know line numbers ------------------------------------------------------------------
+
+_SEPARATORS = re.compile(r"[\s,]*")
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise AnnotationError(path, error.lineno, f"invalid JSON: {error.msg}") from None
+
+
+def read_json_entries(path: Path) -> list[tuple[int, object]]:
+    """The elements of a top-level JSON list, each with the line it starts on."""
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise AnnotationError(path, 1, "expected a JSON list of entries")
+    text = path.read_text(encoding="utf-8")
+    decoder, pos, line, out = json.JSONDecoder(), text.index("[") + 1, 1, []
+    line += text.count("\n", 0, pos)
+    for _ in data:
+        start = _SEPARATORS.match(text, pos).end()
+        line += text.count("\n", pos, start)
+        value, pos = decoder.raw_decode(text, start)
+        out.append((line, value))
+        line += text.count("\n", start, pos)
+    return out
+
+
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """Non-empty lines with their numbers (1-based)."""
+    with open(path, encoding="utf-8") as handle:
+        return [(n, line.strip()) for n, line in enumerate(handle, 1) if line.strip()]
+
+
+def _first_existing(root: Path, names) -> Path | None:
+    return next((root / n for n in names if (root / n).exists()), None)
+
+
+def _class_names_from_labels_json(path: Path) -> list[str]:
+    """SSv2 labels.json: {"name": "index"} with indices 0..n-1."""
+    labels = read_json(path)
+    if not isinstance(labels, dict):
+        raise AnnotationError(path, 1, 'expected {"class name": "index", ...}')
+    try:
+        index = {name: int(i) for name, i in labels.items()}
+    except (TypeError, ValueError):
+        raise AnnotationError(path, 1, "class indices must be integers") from None
+    if sorted(index.values()) != list(range(len(index))):
+        raise AnnotationError(path, 1, f"class indices must be 0..{len(index) - 1} without gaps")
+    return sorted(index, key=index.get)
+
+
+def _listing(folder: Path) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
+
+
+# --- Something-Something V2 (and synthetic roots) ------------------------------------------------------------
+
+def _ssv2(root: Path, split: str) -> Annotations:
+    classes = _class_names_from_labels_json(root / "labels.json")
+    index = {name: i for i, name in enumerate(classes)}
+    meta = read_json(root / "meta.json") if (root / "meta.json").exists() else {}
+    path = root / ("train.json" if split == "train" else "validation.json")
+    if not path.exists():
+        raise ValueError(f"{path} not found (Something-Something V2 layout)")
+    folders = [root / meta["video_dir"]] if "video_dir" in meta else []
+    folders += [root / "videos", root / "20bn-something-something-v2", root]
+    folder = next(f for f in folders if f.is_dir())
+    present = _listing(folder)
+    drop, entries = _Dropper(path), []
+    for line, item in read_json_entries(path):
+        if not isinstance(item, dict) or "id" not in item or ("template" not in item and "label" not in item):
+            raise AnnotationError(path, line, 'each entry needs "id" and "template"')
+        name = str(item.get("template", item.get("label"))).replace("[", "").replace("]", "")
+        clip_id = str(item["id"])
+        video = next((f"{clip_id}{ext}" for ext in (".webm", ".mp4") if f"{clip_id}{ext}" in present), None)
+        if name not in index:
+            drop(folder / f"{clip_id}.webm", f"unknown label {name!r}")
+        elif video is None:
+            drop(folder / f"{clip_id}.webm", "missing video")
+        else:
+            entries.append(Entry(str(folder / video), index[name], clip_id))
+    flip_map = {int(k): int(v) for k, v in meta.get("flip_map", {}).items()}
+    return Annotations("ssv2", classes, entries, _reasons(drop), flip=bool(meta.get("flip", False)),
+                       flip_map=flip_map, meta=meta)
+
+
+def _reasons(drop: _Dropper) -> Counter:
+    """Counts by reason kind ("unknown label", "missing ...") rather than by exact label."""
+    counts = Counter()
+    for reason, count in drop.summary().items():
+        counts["unknown_label" if reason.startswith("unknown label") else "missing"] += count
+    return counts
+
+
+# --- Something-Something V1 ---------------------------------------------------------------------------------
+
+def _ssv1(root: Path, split: str) -> Annotations:
+    labels_path = root / "something-something-v1-labels.csv"
+    classes = [line for _, line in _read_lines(labels_path)]
+    index = {name: i for i, name in enumerate(classes)}
+    path = root / f"something-something-v1-{'train' if split == 'train' else 'validation'}.csv"
+    if not path.exists():
+        raise ValueError(f"{path} not found (Something-Something V1 layout)")
+    frames_root = root / "20bn-something-something-v1"
+    frames_root = frames_root if frames_root.is_dir() else root
+    present = _listing(frames_root)
+    drop, entries = _Dropper(path), []
+    for line, text in _read_lines(path):
+        clip_id, sep, name = text.partition(";")
+        if not sep or not clip_id.strip() or not name.strip():
+            raise AnnotationError(path, line, f"expected 'id;label', got {text!r}")
+        clip_id, name = clip_id.strip(), name.strip()
+        if name not in index:
+            drop(frames_root / clip_id, f"unknown label {name!r}")
+        elif clip_id not in present:
+            drop(frames_root / clip_id, "missing frame folder")
+        else:
+            entries.append(Entry(str(frames_root / clip_id), index[name], clip_id, frames=True))
+    return Annotations("ssv1", classes, entries, _reasons(drop))
+
+
+# --- Kinetics-400 ------------------------------------------------------------------------------------------
+
+_KINETICS_FILES = {"train": ["train.csv", "kinetics_400_train.csv", "kinetics-400_train.csv"],
+                   "val": ["validate.csv", "val.csv", "kinetics_400_val.csv", "kinetics-400_val.csv"]}
+_KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end")
+
+
+def _read_kinetics_csv(path: Path) -> list[tuple[int, str, str, int, int]]:
+    """(line, label, youtube_id, time_start, time_end) for each row."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or not all(c in header for c in _KINETICS_COLUMNS):
+            raise AnnotationError(path, 1, f"expected a header with {','.join(_KINETICS_COLUMNS)}, got {header}")
+        where = [header.index(c) for c in _KINETICS_COLUMNS]
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise AnnotationError(path, reader.line_num, f"expected {len(header)} fields, got {len(row)}")
+            label, youtube_id, start, end = (row[i].strip() for i in where)
+            try:
+                start, end = int(float(start)), int(float(end))
+            except ValueError:
+                raise AnnotationError(path, reader.line_num, f"time_start/time_end must be numbers: {row}") from None
+            if not label or not youtube_id:
+                raise AnnotationError(path, reader.line_num, "empty label or youtube_id")
+            rows.append((reader.line_num, label, youtube_id, start, end))
+    return rows
+
+
+def _kinetics(root: Path, split: str) -> Annotations:
+    path = _first_existing(root, _KINETICS_FILES[split])
+    if path is None:
+        raise ValueError(f"no Kinetics CSV for the {split} split in {root} (looked for {_KINETICS_FILES[split]})")
+    rows = _read_kinetics_csv(path)
+    if (root / "labels.json").exists():
+        classes = _class_names_from_labels_json(root / "labels.json")
+    else:
+        train = _first_existing(root, _KINETICS_FILES["train"])
+        classes = sorted({r[1] for r in (rows if split == "train" or train is None else _read_kinetics_csv(train))})
+    index = {name: i for i, name in enumerate(classes)}
+    videos = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            stem, ext = os.path.splitext(name)
+            if ext.lower() in VIDEO_EXTENSIONS:
+                videos.setdefault(stem, os.path.join(folder, name))
+    drop, entries = _Dropper(path), []
+    for _, label, youtube_id, start, end in rows:
+        stem = f"{youtube_id}_{start:06d}_{end:06d}"
+        video = videos.get(stem) or videos.get(youtube_id)
+        if label not in index:
+            drop(root / stem, f"unknown label {label!r}")
+        elif video is None:
+            drop(root / stem, "missing video")
+        else:
+            entries.append(Entry(video, index[label], youtube_id))
+    meta = read_json(root / "meta.json") if (root / "meta.json").exists() else {}
+    return Annotations("kinetics", classes, entries, _reasons(drop), flip=True, meta=meta)
+
+
+# --- TSM list files ----------------------------------------------------------------------------------------
+
+_TSM_FILES = {"train": ["train_videofolder.txt", "train_list.txt"],
+              "val": ["val_videofolder.txt", "val_list.txt"]}
+
+
+def _read_tsm_list(path: Path) -> list[tuple[int, str, int, int]]:
+    """(line, path, num_frames, label) for each line ``path num_frames label``."""
+    rows = []
+    for line, text in _read_lines(path):
+        parts = text.rsplit(maxsplit=2)
+        if len(parts) != 3:
+            raise AnnotationError(path, line, f"expected 'path num_frames label', got {text!r}")
+        try:
+            rows.append((line, parts[0], int(parts[1]), int(parts[2])))
+        except ValueError:
+            raise AnnotationError(path, line, f"num_frames and label must be integers, got {text!r}") from None
+    return rows
+
+
+def _tsm(root: Path, split: str) -> Annotations:
+    path = root if root.is_file() else _first_existing(root, _TSM_FILES[split])
+    if path is None:
+        raise ValueError(f"no TSM list file for the {split} split in {root} (looked for {_TSM_FILES[split]})")
+    base = path.parent
+    rows = _read_tsm_list(path)
+    if (base / "category.txt").exists():
+        classes = [line for _, line in _read_lines(base / "category.txt")]
+    elif (base / "labels.json").exists():
+        classes = _class_names_from_labels_json(base / "labels.json")
+    else:
+        classes = [str(i) for i in range(max((r[3] for r in rows), default=-1) + 1)]
+    drop, entries = _Dropper(path), []
+    for _, relative, _, label in rows:
+        target = base / relative
+        if not 0 <= label < len(classes):
+            drop(target, f"unknown label {label}")
+        elif not target.exists():
+            drop(target, "missing video or frame folder")
+        else:
+            entries.append(Entry(str(target), label, Path(relative).stem, frames=target.is_dir()))
+    meta = read_json(base / "meta.json") if (base / "meta.json").exists() else {}
+    flip_map = {int(k): int(v) for k, v in meta.get("flip_map", {}).items()}
+    return Annotations("tsm", classes, entries, _reasons(drop), flip=bool(meta.get("flip", False)),
+                       flip_map=flip_map, meta=meta)

@@ -1,0 +1,159 @@
+"""Evaluation of a trained run: top-1/top-5, per-class accuracy and the confusion matrix.
+
+``python -m cmrlib eval RUN_DIR [--clips N] [--crops 1|3] [--batch-size B] [--checkpoint last|best]``
+
+Views (paper-spec §C.1): ``--clips 1 --crops 1`` is CMR's single-view protocol ("8f": one clip, centre
+crop); ``--clips 2 --crops 3`` is "8f×2" (2 uniformly placed clips x left/centre/right crops). The softmax
+scores of the views of a video are averaged (STM's wording; TSM's and CMR's test scripts average too).
+The model runs in eval mode (BN on running statistics), every view is a full clip of T frames (no padding),
+and the views of one video are regrouped by shape, never by position in the batch, so the scores do not
+depend on the batch size (the failure of TSM issue #134).
+Results go to ``RUN_DIR/eval_<clips>x<crops>.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from cmrlib import runs
+
+
+def predict(model, loader, device, channels_last: bool = False, amp: bool = False):
+    """Average softmax over the views of each video. Returns (scores (N, K), labels (N,), issues (N,))."""
+    from cmrlib.train import to_device
+
+    model.eval()
+    scores, labels, issues = [], [], []
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+    with torch.no_grad():
+        for clip, label, issue in loader:
+            views = clip.shape[1] if clip.dim() == 6 else 1  # (B, V, T, 3, H, W) or (B, T, 3, H, W)
+            batch = clip.shape[0]
+            frames = clip.reshape(batch * views, *clip.shape[-4:])  # video-major: views of a video adjacent
+            with autocast:
+                logits = model(to_device(frames, device, channels_last))
+            probabilities = logits.float().softmax(dim=1).reshape(batch, views, -1).mean(dim=1)
+            scores.append(probabilities.cpu())
+            labels.append(label.cpu())
+            issues.append(issue.cpu())
+    return torch.cat(scores), torch.cat(labels), torch.cat(issues)
+
+
+def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[float]:
+    """Fraction of videos whose label is among the k highest scores (k capped at the number of classes)."""
+    ranked = scores.argsort(dim=1, descending=True, stable=True)
+    hits = ranked == labels[:, None]
+    return [float(hits[:, : min(k, scores.shape[1])].any(dim=1).float().mean()) for k in ks]
+
+
+def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(K, K) counts: row = true class, column = predicted class."""
+    flat = labels * num_classes + predictions
+    return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def class_names(root: Path, num_classes: int) -> list[str]:
+    meta = root / "meta.json"
+    if meta.exists():
+        names = runs.read_json(meta).get("classes")
+        if isinstance(names, list) and len(names) == num_classes:
+            return [str(name) for name in names]
+    return [str(index) for index in range(num_classes)]
+
+
+def load_run_config(run_dir: Path) -> dict:
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise ValueError(f"{run_dir} is not a run folder (no config.json)")
+    record = runs.read_json(path)
+    return {name: value for name, value in record.items() if name not in ("provenance", "run_key")}
+
+
+def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = None, checkpoint: str = "last",
+             data=None, device: str | None = None, save: bool = True) -> dict:
+    """Evaluate a run's checkpoint on its validation split with ``clips`` x ``crops`` views per video.
+
+    Returns dict(top1, top5, per_class, confusion, ...) and writes it to eval_<clips>x<crops>.json.
+    """
+    from cmrlib.data import build_dataset
+    from cmrlib.train import FirstItems, build_model, dataset_root, load_checkpoint, select_device
+    from cmrlib import distributed as dist
+
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    if crops not in (1, 3):
+        raise ValueError(f"crops must be 1 (centre) or 3 (left, centre, right) (got {crops})")
+    if clips < 1:
+        raise ValueError(f"clips must be >= 1 (got {clips})")
+    weights = run_dir / "checkpoints" / f"{checkpoint}.pt"
+    if not weights.exists():
+        raise ValueError(f"no checkpoint {weights}; train the run first")
+    if data is not None:
+        config["data"] = str(data)
+    if device is not None:
+        config["device"] = device
+    device = select_device(config, dist.Context())
+    root = dataset_root(config)
+    dataset = build_dataset(root, "validation", num_segments=config["frames"], size=config["size"], train=False,
+                            sampling=config["sampling"], clips=clips, crops=crops, seed=config["seed"])
+    if config["val_subset"] is not None and config["val_subset"] < len(dataset):
+        dataset = FirstItems(dataset, config["val_subset"])
+    state = load_checkpoint(weights)
+    model = build_model(config, dataset.num_classes).to(device)
+    model.load_state_dict(state["model"])
+
+    batch_size = batch_size or config["eval_batch_size"] or config["batch_size"]
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=config["num_workers"])
+    tic = time.perf_counter()
+    scores, labels, issues = predict(model, loader, device)
+    seconds = time.perf_counter() - tic
+    top1, top5 = topk_accuracy(scores, labels, (1, 5))
+    num_classes = scores.shape[1]
+    confusion = confusion_matrix(scores.argmax(dim=1), labels, num_classes)
+    support = confusion.sum(dim=1)
+    names = class_names(root, num_classes)
+    result = {
+        "run": str(run_dir), "checkpoint": checkpoint, "epoch": int(state["epoch"]),
+        "clips": clips, "crops": crops, "views": clips * crops, "frames": config["frames"],
+        "videos": len(labels), "batch_size": batch_size, "score_average": "softmax",
+        "top1": top1, "top5": top5,
+        "per_class": {names[k]: (float(confusion[k, k] / support[k]) if support[k] else None)
+                      for k in range(num_classes)},
+        "classes": names, "confusion": confusion.tolist(),
+        "bad_inputs": int((issues != 0).sum()), "seconds": seconds,
+    }
+    if save:
+        runs.atomic_write_json(run_dir / f"eval_{clips}x{crops}.json", result)
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m cmrlib eval", description=__doc__.split("\n\n")[0])
+    p.add_argument("run_dir", help="a run folder written by `python -m cmrlib train`")
+    p.add_argument("--clips", type=int, default=1, help="temporal clips per video (CMR '8f×2': 2)")
+    p.add_argument("--crops", type=int, default=1, choices=(1, 3), help="1 centre crop or 3 (left, centre, right)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--checkpoint", default="last", choices=("last", "best"))
+    p.add_argument("--data", help="dataset root (default: the run's)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: the run's)")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    args = p.parse_args(argv)
+    try:
+        result = evaluate(args.run_dir, args.clips, args.crops, args.batch_size, args.checkpoint, args.data,
+                          args.device)
+    except ValueError as error:
+        print(f"cmrlib eval: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['run']}: {result['clips']} clip(s) x {result['crops']} crop(s), {result['videos']} videos: "
+              f"top1 {result['top1']:.4f}  top5 {result['top5']:.4f}")
+    return 0

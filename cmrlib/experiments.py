@@ -1,0 +1,785 @@
+"""The book's experiments: cached training runs and the grids behind each table, as tidy DataFrames.
+
+A training run is identified by its fully resolved config (``cmrlib.config.resolve``) and the code that
+produced it: ``cmrlib.runs.run_key(config)`` hashes both, and the run lives in
+``runs/<profile>/<benchmark>/<run-id>/`` (``cmrlib.runs.default_run_dir``). ``run()`` reuses a finished run
+whose ``final.json`` carries the same key, continues an unfinished one from its last checkpoint, and trains
+only what is missing. ``force=True`` (or ``retrain_before``, a UNIX time) retrains. Multi-view evaluations are
+cached beside the run as ``eval_<clips>x<crops>.json``, FLOPs in ``runs/<profile>/flops.json`` and speed
+measurements in ``runs/<profile>/speed/``, so a clean clone with committed runs rebuilds the book without
+data, checkpoints or training.
+
+Every grid function returns one row per run (label, method, seed, frames, top-1, top-5, multi-view top-1,
+FLOPs, wall time, run folder, provenance); ``summarise`` turns that into mean ± std over seeds. Accuracies are
+in percent, like the paper's.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from cmrlib import config as configlib
+from cmrlib import runs
+
+# --------------------------------------------------------------------------------------------- names
+DISPLAY = {"tsn": "TSN", "tsm": "TSM", "tim": "TIM", "teinet": "TEINet", "stm": "STM", "tea": "TEA",
+           "pem": "PEM (stand-in)", "cmr": "CMR"}
+TABLE1_METHODS = ("tsn", "tsm", "teinet", "stm", "tea", "pem", "cmr")
+SOMETHING, KINETICS, LONGRANGE = "synth-something", "synth-kinetics", "synth-longrange"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each grid a profile runs (the notebooks take these as defaults)."""
+
+    comparison_seeds: tuple      # Tables 1 and 2
+    ablation_seeds: tuple        # Tables 3-6, the long-range test
+    frames: tuple                # Table 1 frame counts
+    kinetics_frames: tuple       # Table 2 frame counts
+    multiview: tuple = (2, 3)    # clips x crops of the multi-view protocol ("8f×2" = 2 clips x 3 crops)
+    speed_repeats: int = 5       # timed repeats per model in the speed measurements
+    speed_shape: dict = field(default_factory=dict)  # overrides of the profile's model for Table 7 (e.g. R50 at 224)
+
+
+PLANS = {
+    "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,), speed_repeats=3),
+    "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8,)),
+    "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
+                speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
+}
+
+
+def root() -> Path:
+    """The repository root that holds runs/ and data/ ($CMR_ROOT, else where cmrlib is installed from)."""
+    return runs.project_root()
+
+
+def check_profile(profile: str) -> str:
+    """Fail at once, with the choices, on an unknown profile."""
+    if profile not in configlib.PROFILES or profile not in PLANS:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PLANS)}")
+    return profile
+
+
+def check_methods(methods) -> list:
+    """Fail at once, with the choices, on an unknown method name. Takes a list or "tsn,cmr"."""
+    methods = [m for m in methods.replace(" ", "").split(",") if m] if isinstance(methods, str) else list(methods)
+    known = configlib.methods()
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(known)}")
+    return methods
+
+
+def plan(profile: str) -> Plan:
+    return PLANS[check_profile(profile)]
+
+
+def parse_seeds(seeds) -> list:
+    """Seeds from a list, an int, or a string like "0,1,2" (what ``papermill -p seeds 0,1,2`` passes)."""
+    if isinstance(seeds, str):
+        seeds = [part for part in seeds.replace(" ", "").split(",") if part]
+    elif isinstance(seeds, int):
+        seeds = [seeds]
+    try:
+        parsed = [int(seed) for seed in seeds]
+    except (TypeError, ValueError):
+        raise ValueError(f"seeds must be a list of integers or a string like '0,1,2' (got {seeds!r})") from None
+    if not parsed or any(seed < 0 for seed in parsed) or len(set(parsed)) != len(parsed):
+        raise ValueError(f"seeds must be distinct non-negative integers (got {seeds!r})")
+    return parsed
+
+
+def seeds_for(profile: str, kind: str, seeds=None) -> list:
+    """The seeds a notebook uses: ``seeds`` if given, else the profile's plan for "comparison" or "ablation"."""
+    if kind not in ("comparison", "ablation"):
+        raise ValueError(f"kind must be 'comparison' or 'ablation' (got {kind!r})")
+    if seeds is not None:
+        return parse_seeds(seeds)
+    chosen = plan(profile)
+    return list(chosen.comparison_seeds if kind == "comparison" else chosen.ablation_seeds)
+
+
+def frames_for(profile: str, frames=None, benchmark: str = SOMETHING) -> list:
+    """Frame counts of Tables 1/2: ``frames`` if given (list, int or "8,16"), else the profile's plan."""
+    if frames is None:
+        chosen = plan(profile)
+        return list(chosen.kinetics_frames if benchmark == KINETICS else chosen.frames)
+    values = parse_seeds(frames) if not isinstance(frames, int) else [frames]
+    if any(f < 2 for f in values):
+        raise ValueError(f"frames must be integers >= 2 (got {frames!r})")
+    return values
+
+
+# ---------------------------------------------------------------------------------------------- specs
+@dataclass(frozen=True)
+class Spec:
+    """One row of a table: a label and the method and options that train it."""
+
+    label: str
+    method: str
+    options: tuple = ()              # sorted (name, value) pairs: config overrides and model options
+    benchmark: str = SOMETHING
+
+    @property
+    def overrides(self) -> dict:
+        return dict(self.options)
+
+
+def spec(label: str, method: str, benchmark: str = SOMETHING, **overrides) -> Spec:
+    check_methods([method])
+    if benchmark not in configlib.BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose from {list(configlib.BENCHMARKS)}")
+    return Spec(label, method, tuple(sorted(overrides.items())), benchmark)
+
+
+def table1_specs(methods=TABLE1_METHODS, frames=(8,), benchmark: str = SOMETHING) -> list:
+    """Tables 1 and 2: each method at each frame count."""
+    return [spec(DISPLAY[m], m, benchmark, frames=int(f)) for f in frames for m in check_methods(methods)]
+
+
+def table3_specs(ratios=(1, 4, 8, 16)) -> list:
+    """Table 3: CMR with CME's reduction ratio r (r1 = r2 = r)."""
+    return [spec(f"r={r}", "cmr", r=int(r)) for r in ratios]
+
+
+def table4_specs() -> list:
+    """Table 4: the baseline design (TSN or TIM, with or without CME&SME)."""
+    return [spec("TSN", "tsn"), spec("TSN+CME&SME", "cmr", tim=False), spec("TIM", "tim"), spec("TIM+CME&SME", "cmr")]
+
+
+def table5_specs() -> list:
+    """Table 5: CME and SME in all blocks or in the first block of each stage ("part")."""
+    return [spec(f"CME{c}+SME{s}", "cmr", cme=c, sme=s) for c, s in
+            (("all", "all"), ("all", "part"), ("part", "all"), ("part", "part"))]
+
+
+def table6_specs() -> list:
+    """Table 6: each enhancement module on the TIM baseline."""
+    return [spec("baseline", "tim"), spec("+MEM", "teinet"), spec("+PEM", "pem"),
+            spec("+CME", "cmr", sme="none"), spec("+SME", "cmr", cme="none"), spec("+CME&SME", "cmr")]
+
+
+def longrange_specs() -> list:
+    """synth-longrange: CME's global temporal view against the adjacent-frame enhancers (MEM, ME, PEM)."""
+    b = LONGRANGE
+    return [spec("TSN", "tsn", b), spec("TIM", "tim", b), spec("TIM+MEM (TEINet)", "teinet", b),
+            spec("TEA (ME+MTA)", "tea", b), spec("TIM+PEM", "pem", b), spec("TIM+CME", "cmr", b, sme="none"),
+            spec("CMR", "cmr", b)]
+
+
+def table7_specs() -> list:
+    """Table 7's models, labelled as cmrlib.paper.TABLE7_ROWS maps them, plus the TIM baseline."""
+    return [spec("TSM", "tsm"), spec("TEINet", "teinet"), spec("STM", "stm"), spec("PEM (stand-in)", "pem"),
+            spec("TIM", "tim"), spec("TIM+CME", "cmr", sme="none"), spec("TIM+SME", "cmr", cme="none"),
+            spec("CMR", "cmr")]
+
+
+# ------------------------------------------------------------------------------------------------ runs
+def resolve(spec_: Spec, profile: str, seed: int) -> dict:
+    check_profile(profile)
+    return configlib.resolve(spec_.method, profile, {**spec_.overrides, "benchmark": spec_.benchmark, "seed": int(seed)})
+
+
+def _finished_before(run_dir: Path, moment: float) -> bool:
+    try:
+        finished = runs.read_json(run_dir / "config.json")["provenance"]["finished_utc"]
+        return datetime.datetime.fromisoformat(finished).timestamp() < moment
+    except (OSError, KeyError, ValueError, TypeError):
+        return True
+
+
+def _relative(path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def train_cached(config: dict, force: bool = False, retrain_before: float | None = None) -> tuple[Path, bool]:
+    """Train ``config`` unless a finished run with the same key exists. Returns (run folder, reused?).
+
+    A folder without final.json (a run that was killed) continues from its last checkpoint."""
+    from cmrlib.train import train
+
+    run_dir = runs.default_run_dir(config)
+    final = run_dir / "final.json"
+    stale = force or (bool(retrain_before) and final.exists() and _finished_before(run_dir, retrain_before))
+    if final.exists() and not stale and runs.read_json(final).get("run_key") == runs.run_key(config):
+        return run_dir, True
+    if final.exists() and run_dir.exists():
+        shutil.rmtree(run_dir)
+    train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").exists())
+    return run_dir, False
+
+
+def find_run(config: dict) -> tuple[Path | None, bool]:
+    """A finished run of ``config`` without training: (folder, made by the current code?) or (None, False).
+
+    Falls back to the newest finished run with the same config made by other code (its key differs only in
+    the code hash), so that a page can still show, and label, results of an older commit."""
+    from cmrlib.train import same_config
+
+    run_dir = runs.default_run_dir(config)
+    if (run_dir / "final.json").exists():
+        return run_dir, True
+    prefix = run_dir.name.rsplit("-", 1)[0]
+    found = []
+    for other in run_dir.parent.glob(f"{prefix}-*"):
+        if other.name.rsplit("-", 1)[0] == prefix and (other / "final.json").exists() and (other / "config.json").exists():
+            record = runs.read_json(other / "config.json")
+            if same_config(record, config):
+                found.append((record.get("provenance", {}).get("finished_utc") or "", other))
+    return (max(found)[1], False) if found else (None, False)
+
+
+def evaluate_cached(run_dir: Path, clips: int, crops: int) -> dict:
+    """``cmrlib.evaluate.evaluate`` once per run and view protocol (eval_<clips>x<crops>.json)."""
+    from cmrlib.evaluate import evaluate
+
+    path = Path(run_dir) / f"eval_{clips}x{crops}.json"
+    if path.exists():
+        return runs.read_json(path)
+    return evaluate(run_dir, clips=clips, crops=crops)
+
+
+def direction_accuracy(confusion, pairs) -> float:
+    """Accuracy of telling a class from its time reversal: over the videos of the paired classes whose
+    prediction is one of the two classes of their pair, the fraction predicted as the right one (in %).
+    A model blind to frame order scores about 50 %."""
+    right = wrong = 0
+    for forward, backward in pairs:
+        right += confusion[forward][forward] + confusion[backward][backward]
+        wrong += confusion[forward][backward] + confusion[backward][forward]
+    return 100.0 * right / (right + wrong) if right + wrong else float("nan")
+
+
+def reversal_pairs(run_dir: Path) -> list:
+    """(forward, backward) class indices of the time-reversal pairs, from the run's dataset meta.json."""
+    from cmrlib.train import dataset_root
+
+    config = {k: v for k, v in runs.read_json(Path(run_dir) / "config.json").items() if k not in ("provenance", "run_key")}
+    meta = runs.read_json(dataset_root(config) / "meta.json")
+    classes = meta.get("classes", [])
+    pairs = []
+    for pair in meta.get("reversal_pairs", meta.get("pairs", [])):
+        forward, backward = pair[0], pair[1]
+        if forward is None or backward is None or forward == backward:
+            continue
+        index = (lambda c: classes.index(c) if isinstance(c, str) else int(c))
+        pairs.append((index(forward), index(backward)))
+    return pairs
+
+
+def direction_cached(run_dir: Path) -> float:
+    """``direction_accuracy`` of a run's 1-view evaluation, cached in direction.json (so that a clone with
+    committed runs needs neither the data nor the checkpoint)."""
+    path = Path(run_dir) / "direction.json"
+    if path.exists():
+        return runs.read_json(path)["direction_acc"]
+    pairs = reversal_pairs(run_dir)
+    value = direction_accuracy(evaluate_cached(run_dir, 1, 1)["confusion"], pairs)
+    runs.atomic_write_json(path, {"direction_acc": value, "pairs": pairs})
+    return value
+
+
+def run(method: str, profile: str, seed: int = 0, benchmark: str = SOMETHING, label: str | None = None,
+        multiview: tuple | None = None, direction: bool = False, force: bool = False,
+        retrain_before: float | None = None, **overrides) -> dict:
+    """Train (or reuse) one run and return its row: accuracies in %, FLOPs, wall time and provenance.
+
+    ``multiview=(clips, crops)`` also evaluates that protocol; ``direction=True`` adds the accuracy within
+    the time-reversal pairs (synth-something). Unknown methods, profiles or options raise ValueError at once.
+    """
+    spec_ = spec(label or DISPLAY.get(method, method), method, benchmark, **overrides)
+    return run_spec(spec_, profile, seed, multiview=multiview, direction=direction, force=force,
+                    retrain_before=retrain_before)
+
+
+def run_spec(spec_: Spec, profile: str, seed: int, multiview: tuple | None = None, direction: bool = False,
+             force: bool = False, retrain_before: float | None = None, cached_only: bool = False) -> dict | None:
+    """The row of one run (see ``run``). ``cached_only=True`` never trains or evaluates: it returns None when
+    the run does not exist, and leaves out evaluations that were not cached."""
+    config = resolve(spec_, profile, seed)
+    if cached_only:
+        run_dir, current = find_run(config)
+        if run_dir is None:
+            return None
+        reused = True
+    else:
+        (run_dir, reused), current = train_cached(config, force=force, retrain_before=retrain_before), True
+    final = runs.read_json(run_dir / "final.json")
+    prov = runs.read_json(run_dir / "config.json").get("provenance", {})
+    row = {
+        "label": spec_.label, "method": spec_.method, "benchmark": spec_.benchmark, "profile": profile,
+        "seed": int(seed), "frames": config["frames"], "options": _options_text(config),
+        "top1": 100.0 * final["val_top1"], "top5": 100.0 * final["val_top5"],
+        "params_m": final.get("params", float("nan")) / 1e6,
+        "wall_s": final.get("wall_time_s", prov.get("wall_time_s")), "epochs": final.get("epochs"),
+        "reused": reused, "code_current": current, "run_dir": _relative(run_dir), "run_key": final.get("run_key"),
+        "commit": (prov.get("git_commit") or "uncommitted")[:10] + ("+dirty" if prov.get("git_dirty") else ""),
+        "hardware": f"{prov.get('device', '?')} ({prov.get('device_name', '?')}, {prov.get('cpu_threads', '?')} threads)",
+        "finished_utc": prov.get("finished_utc"),
+    }
+    if multiview:
+        clips, crops = multiview
+        cached = (run_dir / f"eval_{clips}x{crops}.json").exists()
+        result = evaluate_cached(run_dir, clips, crops) if cached or not cached_only else None
+        row["views"] = f"{clips}x{crops}"
+        row["top1_multiview"] = 100.0 * result["top1"] if result else float("nan")
+        row["top5_multiview"] = 100.0 * result["top5"] if result else float("nan")
+    if direction:
+        cached = (run_dir / "direction.json").exists()
+        row["direction_acc"] = direction_cached(run_dir) if cached or not cached_only else float("nan")
+    return row
+
+
+def _options_text(config: dict) -> str:
+    defaults = configlib.default_model_options(config["method"])
+    changed = {k: v for k, v in config["model_options"].items() if defaults.get(k) != v}
+    return ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
+def grid(specs, profile: str, seeds, multiview: tuple | None = None, direction: bool = False,
+         flops: bool = True, force: bool = False, retrain_before: float | None = None,
+         cached_only: bool = False) -> pd.DataFrame:
+    """One row per (spec, seed), in the order of ``specs``; trains what is not cached (unless ``cached_only``,
+    which returns only the runs that exist)."""
+    check_profile(profile)
+    seeds = parse_seeds(seeds)
+    rows = []
+    for spec_ in specs:
+        for seed in seeds:
+            row = run_spec(spec_, profile, seed, multiview=multiview, direction=direction, force=force,
+                           retrain_before=retrain_before, cached_only=cached_only)
+            if row is not None:
+                rows.append({**row, "_spec": spec_})
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        if flops:
+            counts = {s: model_cost(s, profile)["gflops"] for s in specs}
+            frame["gflops"] = frame["_spec"].map(counts)
+        frame = frame.drop(columns="_spec")
+    return frame
+
+
+def elsewhere(specs, profile: str, kind: str = "ablation", **options) -> pd.DataFrame:
+    """The same grid at the other profiles (not smoke), from runs that already exist there: a page shows a
+    profile's results only when its runs exist."""
+    frames = [grid(specs, other, seeds_for(other, kind), cached_only=True, **options)
+              for other in available_profiles() if other not in (profile, "smoke")]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# --------------------------------------------------------------------------------------------- summaries
+def mean_std(values) -> str:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def summarise(frame: pd.DataFrame, by=("label",), metrics=("top1",)) -> pd.DataFrame:
+    """Mean, std and "mean ± std" text of each metric over seeds, one row per group (in first-seen order)."""
+    by = list(by)
+    groups = frame.groupby(by, sort=False)
+    out = groups.size().rename("seeds").reset_index()
+    for metric in metrics:
+        if metric not in frame:
+            continue
+        stats = groups[metric].agg(["mean", "std"]).reset_index(drop=True)
+        out[f"{metric}_mean"] = stats["mean"].to_numpy()
+        out[f"{metric}_std"] = stats["std"].to_numpy()
+        out[metric] = [mean_std(values) for _, values in groups[metric]]
+    for extra in ("gflops", "params_m"):
+        if extra in frame:
+            out[extra] = groups[extra].first().to_numpy()
+    return out
+
+
+def per_seed(frame: pd.DataFrame, label: str, metric: str = "top1", **where) -> pd.Series:
+    """The per-seed values of ``metric`` for one label (a Series indexed by seed), for cmrlib.claims."""
+    rows = frame[frame["label"] == label]
+    for name, value in where.items():
+        rows = rows[rows[name] == value]
+    return rows.set_index("seed")[metric].sort_index()
+
+
+def provenance(frames) -> dict:
+    """Where the numbers of a page come from: profiles, seeds, commits, hardware, runs and total wall time."""
+    frames = [frames] if isinstance(frames, pd.DataFrame) else list(frames)
+    frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame()
+    if frame.empty:
+        return {"runs": 0}
+    unique = frame.drop_duplicates("run_dir")
+    return {
+        "profile": ", ".join(sorted(frame["profile"].unique())),
+        "seeds": ", ".join(str(s) for s in sorted(frame["seed"].unique())),
+        "runs": int(len(unique)),
+        "reused": int(unique["reused"].sum()),
+        "commit": ", ".join(sorted(unique["commit"].unique())),
+        "hardware": "; ".join(sorted(unique["hardware"].unique())),
+        "train_wall_time": _duration(float(unique["wall_s"].fillna(0).sum())),
+        "finished": f"{min(unique['finished_utc'].dropna(), default='?')} .. {max(unique['finished_utc'].dropna(), default='?')}",
+        "run_folders": ", ".join(sorted({str(Path(p).parent) for p in unique["run_dir"]})),
+    }
+
+
+def provenance_frame(frames) -> pd.DataFrame:
+    return pd.DataFrame(list(provenance(frames).items()), columns=["", "value"]).set_index("")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
+
+
+def with_paper(ours: pd.DataFrame, paper: pd.DataFrame, on: str, paper_columns: dict) -> pd.DataFrame:
+    """Put the paper's numbers (``paper_columns``: paper column -> new name) beside ours, matched on ``on``."""
+    selected = paper[[on, *paper_columns]].rename(columns=paper_columns).drop_duplicates(on)
+    return ours.merge(selected, how="left", on=on)
+
+
+def available_profiles() -> list:
+    """Profiles that have training runs under runs/<profile>/."""
+    return [p for p in PLANS if any((root() / "runs" / p).glob("*/*/final.json"))]
+
+
+# ---------------------------------------------------------------------------------------- FLOPs / speed
+def _memo_key(payload) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256((text + runs.code_hash()).encode()).hexdigest()[:16]
+
+
+def _model_for(spec_: Spec, profile: str, shape: dict | None = None, num_classes: int = 174):
+    from cmrlib.models import build_model
+
+    config = configlib.resolve(spec_.method, profile, {**spec_.overrides, **(shape or {}), "benchmark": spec_.benchmark},
+                               validate=False)
+    return build_model(**configlib.model_kwargs(config, num_classes)), config
+
+
+def model_cost(spec_: Spec, profile: str, shape: dict | None = None, num_classes: int = 174) -> dict:
+    """FLOPs (G multiply-adds, one view) and parameters (M) of a spec's model at the profile's input size
+    (or ``shape`` overrides such as ``{"depth": 50, "width": 1.0, "size": 224, "small_input": False}``),
+    counted by ``cmrlib.flops.count`` and cached in runs/<profile>/flops.json."""
+    import torch
+
+    from cmrlib.flops import count
+
+    path = root() / "runs" / check_profile(profile) / "flops.json"
+    key = _memo_key({"spec": [spec_.method, spec_.options], "shape": shape or {}, "classes": num_classes,
+                     "profile": configlib.PROFILES[profile]})
+    table = runs.read_json(path) if path.exists() else {}
+    if key not in table:
+        with torch.device("meta"):  # counting needs shapes only: no memory, no compute
+            model, config = _model_for(spec_, profile, shape, num_classes)
+        macs, params = count(model, (1, config["frames"], 3, config["size"], config["size"]))
+        table = runs.read_json(path) if path.exists() else {}
+        table[key] = {"label": spec_.label, "method": spec_.method, "options": dict(spec_.options),
+                      "frames": config["frames"], "size": config["size"], "depth": config["depth"],
+                      "width": config["width"], "gflops": macs / 1e9, "params_m": params / 1e6}
+        runs.atomic_write_json(path, table)
+    return table[key]
+
+
+def cost_table(specs, profile: str, shape: dict | None = None, num_classes: int = 174) -> pd.DataFrame:
+    return pd.DataFrame([{**model_cost(s, profile, shape, num_classes), "label": s.label} for s in specs])
+
+
+def _time_model(model, clip, repeats: int, warmup: int, iterations: int, device: str) -> list:
+    import torch
+
+    def sync():
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(clip)
+        sync()
+        times = []
+        for _ in range(repeats):
+            tic = time.perf_counter()
+            for _ in range(iterations):
+                model(clip)
+            sync()
+            times.append((time.perf_counter() - tic) / iterations)
+    return times
+
+
+def measure_speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, repeats: int = 5,
+                  latency_batch: int = 1, throughput_batch: int = 8, warmup: int = 2, iterations: int = 3) -> list:
+    """The CMR Table 7 protocol, minimally: latency (ms) at batch 1 and throughput (videos/s) at batch 8,
+    after a warm-up; one value per repeat (each repeat averages ``iterations`` forward passes).
+
+    ``cmrlib.bench.model_benchmark`` replaces this when it exists (see ``speed``)."""
+    import torch
+
+    rows = []
+    for spec_ in specs:
+        model, config = _model_for(spec_, profile, shape)
+        model = model.eval().to(device)
+        frames, size = config["frames"], config["size"]
+        latency = _time_model(model, torch.randn(latency_batch, frames, 3, size, size, device=device),
+                              repeats, warmup, iterations, device)
+        batch = _time_model(model, torch.randn(throughput_batch, frames, 3, size, size, device=device),
+                            repeats, warmup, iterations, device)
+        for repeat, (lat, thr) in enumerate(zip(latency, batch)):
+            rows.append({"label": spec_.label, "method": spec_.method, "repeat": repeat,
+                         "latency_ms": 1000.0 * lat, "throughput": throughput_batch / thr,
+                         "frames": frames, "size": size, "depth": config["depth"], "width": config["width"]})
+    return rows
+
+
+def speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, repeats: int | None = None,
+          force: bool = False, cached_only: bool = False, **options) -> pd.DataFrame:
+    """Latency and throughput of each spec, one row per timed repeat, cached in
+    runs/<profile>/speed/<device>-<key>.json (the key covers the specs, shape and code, not the machine:
+    the cached numbers say on which hardware they were measured). ``cached_only`` never measures."""
+    import torch
+
+    check_profile(profile)
+    plan_ = plan(profile)
+    shape = plan_.speed_shape if shape is None else shape
+    repeats = repeats or plan_.speed_repeats
+    kind = "cuda" if str(device).startswith("cuda") else "cpu"
+    key = _memo_key({"specs": [(s.label, s.method, s.options) for s in specs], "shape": shape,
+                     "repeats": repeats, "options": options, "profile": configlib.PROFILES[profile]})
+    path = root() / "runs" / profile / "speed" / f"{kind}-{key}.json"
+    if path.exists() and not force:
+        record = runs.read_json(path)
+    elif cached_only:
+        return pd.DataFrame()
+    else:
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' asked for, but CUDA is not available")
+        rows = _benchmark(specs, profile, device, shape, repeats, **options)
+        record = {"rows": rows, "hardware": _hardware(device), "threads": torch.get_num_threads(),
+                  "measured_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                  "commit": (runs.provenance(kind).get("git_commit") or "uncommitted")[:10]}
+        runs.atomic_write_json(path, record)
+    frame = pd.DataFrame(record["rows"])
+    frame["profile"], frame["device"], frame["hardware"] = profile, kind, record["hardware"]
+    frame["measured_utc"], frame["commit"] = record["measured_utc"], record["commit"]
+    return frame
+
+
+def _benchmark(specs, profile, device, shape, repeats, **options) -> list:
+    """The one call path of the speed measurements: the speed issue swaps ``measure_speed`` for
+    ``cmrlib.bench.model_benchmark`` here (same rows: label, method, repeat, latency_ms, throughput)."""
+    return measure_speed(specs, profile, device, shape, repeats, **options)
+
+
+def _hardware(device: str) -> str:
+    import torch
+
+    if str(device).startswith("cuda"):
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def speed_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median latency and throughput per label over repeats, with the ratio to TSM where TSM was measured."""
+    if frame.empty:
+        return frame
+    out = frame.groupby("label", sort=False).agg(latency_ms=("latency_ms", "median"),
+                                                 throughput=("throughput", "median")).reset_index()
+    if "TSM" in set(out["label"]):
+        tsm = out.set_index("label").loc["TSM"]
+        out["latency_vs_tsm"] = out["latency_ms"] / tsm["latency_ms"]
+        out["throughput_vs_tsm"] = out["throughput"] / tsm["throughput"]
+    return out
+
+
+# ------------------------------------------------------------------------------------ the tables' pages
+def _beside_paper(ours: pd.DataFrame, paper_frame: pd.DataFrame, keys: list, columns: dict) -> pd.DataFrame:
+    """Merge the paper's columns (renamed by ``columns``) onto our summary; paper rows match on ``ours``→label."""
+    right = paper_frame.rename(columns={"ours": "label"})
+    right = right[right["label"].notna()][[*keys, *columns]].drop_duplicates(keys).rename(columns=columns)
+    return ours.merge(right, on=keys, how="left")
+
+
+def _page(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """Keep and rename the displayed columns, in order (missing ones are skipped)."""
+    present = {k: v for k, v in columns.items() if k in frame}
+    return frame[list(present)].rename(columns=present).reset_index(drop=True)
+
+
+def comparison_page(runs: pd.DataFrame, benchmark: str = SOMETHING) -> pd.DataFrame:
+    """Tables 1 and 2: ours (mean ± std over seeds) beside the paper, per method and frame count."""
+    from cmrlib import paper
+
+    metrics = ("top1", "top5", "top1_multiview", "direction_acc")
+    ours = summarise(runs, by=("profile", "label", "frames"), metrics=metrics)
+    if benchmark == KINETICS:
+        table = _beside_paper(ours, paper.table2(), ["label", "frames"],
+                              {"gflops": "paper GFLOPs", "top1": "paper top-1 (30 views)", "top5": "paper top-5"})
+        return _page(table.rename(columns={"top1": "ours_top1", "top5": "ours_top5"}), {
+            "profile": "profile", "label": "method", "frames": "frames", "seeds": "seeds", "gflops": "GFLOPs",
+            "paper GFLOPs": "paper GFLOPs", "ours_top1": "top-1 (1 view)", "paper top-1 (30 views)": "paper top-1 (30 views)",
+            "ours_top5": "top-5", "paper top-5": "paper top-5"})
+    p1 = paper.table1()
+    single = _beside_paper(ours, p1[p1["views"] == "1"], ["label", "frames"],
+                           {"gflops": "paper GFLOPs", "val1": "paper top-1 (1 view)"})
+    table = _beside_paper(single, p1[p1["views"] == "2x3"], ["label", "frames"], {"val1": "paper top-1 (2×3)"})
+    return _page(table, {
+        "profile": "profile", "label": "method", "frames": "frames", "seeds": "seeds", "gflops": "GFLOPs",
+        "paper GFLOPs": "paper GFLOPs", "top1": "top-1 (1 view)", "paper top-1 (1 view)": "paper top-1 (1 view)",
+        "top1_multiview": "top-1 (2×3)", "paper top-1 (2×3)": "paper top-1 (2×3)",
+        "direction_acc": "direction acc. in reversal pairs"})
+
+
+def table3_page(runs: pd.DataFrame, profile: str, paper_scale: bool = True) -> pd.DataFrame:
+    """Table 3: top-1 per r, with FLOPs of the paper's and the released CME at the profile's backbone and
+    (``paper_scale``) at ResNet-50, 8 × 224, 174 classes."""
+    from cmrlib import paper
+
+    ours = summarise(runs, by=("profile", "label"), metrics=("top1",))
+    ours["r"] = ours["label"].str.removeprefix("r=").astype(int)
+    shapes = {"profile": None, "R50 8×224": R50_SHAPE} if paper_scale else {"profile": None}
+    for where, shape in shapes.items():
+        for variant in ("paper", "released"):
+            ours[f"GFLOPs {variant} CME ({where})"] = [
+                model_cost(spec(f"r={r}", "cmr", r=int(r), variant=variant), profile, shape)["gflops"] for r in ours["r"]]
+    p3 = paper.table3().rename(columns={"gflops": "paper GFLOPs", "top1": "paper top-1"})
+    table = ours.merge(p3, on="r", how="left")
+    columns = {"profile": "profile", "r": "r", "seeds": "seeds", "top1": "top-1", "paper top-1": "paper top-1"}
+    columns.update({c: c for c in table if c.startswith("GFLOPs")})
+    columns["paper GFLOPs"] = "paper GFLOPs"
+    return _page(table, columns)
+
+
+R50_SHAPE = {"depth": 50, "width": 1.0, "small_input": False, "size": 224, "frames": 8}
+
+
+def ablation_page(runs: pd.DataFrame, paper_frame: pd.DataFrame, speed_frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Tables 4-6 (and the long-range test, ``paper_frame=None``): top-1/top-5 mean ± std beside the paper."""
+    ours = summarise(runs, by=("profile", "label"), metrics=("top1", "top5"))
+    columns = {"profile": "profile", "label": "model", "seeds": "seeds", "gflops": "GFLOPs", "top1": "top-1"}
+    if paper_frame is not None:
+        paper_columns = {c: f"paper {c.replace('top', 'top-').replace('latency_ms', 'latency (ms)')}"
+                         for c in ("top1", "top5", "latency_ms") if c in paper_frame}
+        ours = _beside_paper(ours.rename(columns={"top1": "ours_top1", "top5": "ours_top5"}), paper_frame, ["label"],
+                             paper_columns).rename(columns={"ours_top1": "top1", "ours_top5": "top5"})
+        columns = {**columns, "paper top-1": "paper top-1", "top5": "top-5", "paper top-5": "paper top-5"}
+    else:
+        columns["top5"] = "top-5"
+    if speed_frame is not None and len(speed_frame):
+        latency = speed_summary(speed_frame).set_index("label")["latency_ms"]
+        ours["latency"] = ours["label"].map(latency)
+        columns.update({"latency": f"latency (ms, {speed_frame['device'].iloc[0]})", "paper latency (ms)": "paper latency (ms, V100)"})
+    return _page(ours, columns)
+
+
+def runtime_page(speed_frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Table 7: median latency and throughput per model (with the ratio to TSM) and top-1, beside the paper."""
+    from cmrlib import paper
+
+    if speed_frame.empty:
+        return speed_frame
+    table = speed_summary(speed_frame)
+    table["device"] = speed_frame["hardware"].iloc[0]
+    table["profile"] = speed_frame["profile"].iloc[0]
+    if len(runs):
+        accuracy = summarise(runs, by=("label",), metrics=("top1",)).set_index("label")["top1"]
+        table["top1"] = table["label"].map(accuracy)
+    p7 = paper.table7().rename(columns={"latency_ms": "paper latency (ms)", "throughput": "paper throughput",
+                                        "top1": "paper top-1"})
+    table = _beside_paper(table, p7.drop(columns="paper_model"), ["label"],
+                          {"paper latency (ms)": "paper latency (ms)", "paper throughput": "paper throughput",
+                           "paper top-1": "paper top-1"})
+    return _page(table, {"profile": "profile", "device": "device", "label": "model", "latency_ms": "latency (ms)",
+                         "latency_vs_tsm": "latency / TSM", "paper latency (ms)": "paper latency (ms)",
+                         "throughput": "throughput (videos/s)", "throughput_vs_tsm": "throughput / TSM",
+                         "paper throughput": "paper throughput", "top1": "top-1", "paper top-1": "paper top-1"})
+
+
+# ----------------------------------------------------------------------------------------------- Figure 5
+def figure5_scores(profile: str, seeds, clips: int = 8, force: bool = False) -> pd.DataFrame:
+    """Claims 10-11 measured on the trained CMR runs (Table 6's "+CME&SME", one per seed): the mean over
+    ``clips`` synth-something validation-style clips of ``cmrlib.visualize`` Figure 5 scores, cached per run
+    in figure5.json (so that committed runs need no checkpoint)."""
+    import torch
+
+    from cmrlib import visualize
+    from cmrlib.data import synth
+    from cmrlib.evaluate import load_run_config
+    from cmrlib.train import build_model, load_checkpoint
+
+    rows = []
+    for seed in parse_seeds(seeds):
+        row = run_spec(spec("CMR", "cmr"), profile, seed)
+        run_dir = root() / row["run_dir"]
+        path = run_dir / "figure5.json"
+        if path.exists() and not force:
+            scores = runs.read_json(path)
+        else:
+            config = load_run_config(run_dir)
+            state = load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
+            model = build_model(config, num_classes=state["fc.weight"].shape[0])
+            model.load_state_dict(state)
+            num_classes = state["fc.weight"].shape[0]
+            clip_list = []
+            for index in range(clips):
+                label = index % num_classes
+                frames, mask = synth.render_clip(SOMETHING, label, 10_000 + index, config["frames"], config["size"])
+                clip_list.append((f"clip{index}", frames, mask))
+            with torch.no_grad():
+                table = visualize.figure5_table(model, clip_list)
+            scores = {"clips": clips, **table.drop(columns="clip").mean().to_dict()}
+            runs.atomic_write_json(path, scores)
+        rows.append({"label": "CMR", "seed": seed, "profile": profile, **scores})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------- reproducibility
+def all_runs(profile: str) -> pd.DataFrame:
+    """Every finished training run under runs/<profile>/ (current or not), one row each."""
+    rows = []
+    for final_path in sorted((root() / "runs" / check_profile(profile)).glob("*/*/final.json")):
+        record = runs.read_json(final_path.parent / "config.json")
+        final = runs.read_json(final_path)
+        prov = record.get("provenance", {})
+        rows.append({"run": final_path.parent.name, "benchmark": record["benchmark"], "method": record["method"],
+                     "frames": record["frames"], "seed": record["seed"],
+                     "current": final.get("run_key") == runs.run_key({k: v for k, v in record.items()
+                                                                      if k not in ("provenance", "run_key")}),
+                     "wall_s": final.get("wall_time_s", prov.get("wall_time_s", 0.0)),
+                     "device": prov.get("device_name"), "commit": (prov.get("git_commit") or "uncommitted")[:10],
+                     "top1": 100.0 * final["val_top1"]})
+    return pd.DataFrame(rows)
+
+
+def recipe_page(profile: str) -> pd.DataFrame:
+    """The paper's recipe (cmrlib.config.RECIPE) against what the profile trains with."""
+    resolved = configlib.resolve("cmr", check_profile(profile), validate=False)
+    fields = ["depth", "width", "small_input", "size", "frames", "epochs", "batch_size", "lr", "weight_decay",
+              "momentum", "nesterov", "clip_grad_norm", "lr_steps", "dropout", "pretrained", "warmup_epochs"]
+    return pd.DataFrame([{"field": f, "paper recipe (CMR code)": str(configlib.RECIPE[f]),
+                          f"profile {profile}": str(resolved[f]),
+                          "differs": configlib.RECIPE[f] != resolved[f]} for f in fields])
+
+
+def dataset_page(profile: str) -> pd.DataFrame:
+    """Sizes of the synthetic benchmarks a profile generates (cmrlib.data.synth.SYNTH_PROFILES)."""
+    from cmrlib.data import synth
+
+    sizes = synth.SYNTH_PROFILES[check_profile(profile)]
+    return pd.DataFrame([{"benchmark": b, **{k: (f"{v[0]}-{v[1]}" if isinstance(v, tuple) else v) for k, v in sizes.items()}}
+                         for b in configlib.BENCHMARKS])

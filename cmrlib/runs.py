@@ -1,0 +1,141 @@
+"""Run folders: atomic writes, provenance, the code hash and the run key.
+
+A run lives in ``runs/<profile>/<benchmark>/<run-id>/`` and holds ``config.json``, ``metrics.jsonl``,
+``final.json``, ``eval_*.json`` and ``checkpoints/`` (git-ignored). Every file is written to a temporary
+name in the same folder and moved into place with ``os.replace``, so a run killed at any moment leaves
+either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Config fields that change where or how fast a run executes, not what it computes.
+KEY_IGNORED_FIELDS = ("num_workers", "eval_batch_size", "checkpoint_every")
+
+
+def project_root() -> Path:
+    """The folder that holds ``runs/`` and ``data/``: ``$CMR_ROOT``, else the repository root."""
+    return Path(os.environ.get("CMR_ROOT", PACKAGE_DIR.parent)).resolve()
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    _atomic_write_bytes(Path(path), lambda handle: handle.write(text.encode("utf-8")))
+
+
+def atomic_write_json(path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def atomic_write_jsonl(path, rows) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
+
+
+def atomic_save(obj, path) -> None:
+    """``torch.save`` to a temporary file, then ``os.replace``: a checkpoint is whole or absent."""
+    import torch
+
+    _atomic_write_bytes(Path(path), lambda handle: torch.save(obj, handle))
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def read_jsonl(path) -> list:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _git(*args) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def provenance(device: str | None = None) -> dict:
+    """Where and with what a run was made: git commit and dirty flag, versions, device, host, UTC time."""
+    import torch
+
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device_name = torch.cuda.get_device_name(0) if device.startswith("cuda") else (platform.processor() or "cpu")
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+        "code_hash": code_hash(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "device": device,
+        "device_name": device_name,
+        "cpu_threads": torch.get_num_threads(),
+        "hostname": socket.gethostname(),
+        "utc_time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def code_hash() -> str:
+    """SHA-256 over the relative path and the bytes of every ``cmrlib/**/*.py``, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def run_key(config: dict) -> str:
+    """A 16-hex-digit key of the resolved config (less the fields in KEY_IGNORED_FIELDS) and the code."""
+    kept = {name: value for name, value in config.items() if name not in KEY_IGNORED_FIELDS}
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((text + "\n" + code_hash()).encode()).hexdigest()[:16]
+
+
+def variant_tag(config: dict) -> str:
+    """Short text for the model options that differ from the method's defaults, or ``default``."""
+    from cmrlib.config import default_model_options
+
+    defaults = default_model_options(config["method"])
+    changed = [f"{name}{value}" for name, value in sorted(config["model_options"].items())
+               if defaults.get(name) != value]
+    tag = "-".join(changed) if changed else "default"
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in tag)
+
+
+def run_id(config: dict) -> str:
+    """``<method>-<variant tag>-T<frames>-s<seed>-<first 8 digits of run_key>``."""
+    return f"{config['method']}-{variant_tag(config)}-T{config['frames']}-s{config['seed']}-{run_key(config)[:8]}"
+
+
+def default_run_dir(config: dict) -> Path:
+    return project_root() / "runs" / config["profile"] / config["benchmark"] / run_id(config)

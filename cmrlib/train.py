@@ -1,0 +1,551 @@
+"""Training: the papers' recipe (paper-spec §C) as resumable, deterministic runs.
+
+``python -m cmrlib train --method cmr --profile cpu [--data DIR] [--out DIR] [--seed S] [--resume] k=v ...``
+also works under ``torchrun --nproc_per_node=K -m cmrlib train ...`` (DDP; ``batch_size`` is the global batch).
+
+Reproducibility: the sample order of epoch e is a permutation seeded by (seed, e) (torch's
+DistributedSampler, also for one process); the dataset's augmentation depends on (seed, e, index) only
+(``dataset.set_epoch``); the global RNG (dropout) is reseeded from (seed, e, rank) at every epoch start and
+saved in every checkpoint. A checkpoint is written atomically at each epoch end (and every
+``checkpoint_every`` steps), so a run killed at any point continues with ``--resume`` to the same final
+metrics on CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+
+from cmrlib import config as configlib
+from cmrlib import distributed as dist
+from cmrlib import runs
+from cmrlib.evaluate import predict, topk_accuracy
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
+
+
+# ----------------------------------------------------------------------------------------------- set-up
+def derived_seed(*parts) -> int:
+    """A 63-bit seed from any parts (e.g. seed, "epoch", 3, rank), stable across processes and runs."""
+    digest = hashlib.sha256(json.dumps(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def select_device(config: dict, context: dist.Context) -> torch.device:
+    wanted = config["device"]
+    if wanted == "auto":
+        wanted = "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"config field 'device': {config['device']!r} asked for CUDA, which is not available")
+        if context.distributed:
+            wanted = f"cuda:{context.local_rank}"
+    elif wanted != "cpu":
+        raise ValueError(f"config field 'device' must be auto, cpu or cuda[:i] (got {wanted!r})")
+    return torch.device(wanted)
+
+
+def runtime_flags(config: dict, device: torch.device) -> dict:
+    """Resolve the 'auto' switches: AMP (bfloat16), channels_last and compile on CUDA; determinism on CPU."""
+    cuda = device.type == "cuda"
+    flags = {name: (cuda if config[name] == "auto" else bool(config[name])) for name in ("amp", "channels_last")}
+    flags["deterministic"] = (not cuda) if config["deterministic"] == "auto" else bool(config["deterministic"])
+    flags["compile"] = bool(config["compile"])
+    if flags["amp"] and not cuda:
+        raise ValueError("config field 'amp': mixed precision is only used on CUDA; set amp=false on CPU")
+    return flags
+
+
+def configure_determinism(enabled: bool, device: torch.device) -> None:
+    if device.type == "cuda":
+        if enabled:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.deterministic = enabled
+        torch.backends.cudnn.benchmark = not enabled
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+
+
+def dataset_root(config: dict, context: dist.Context = dist.Context()) -> Path:
+    """The dataset folder: ``config['data']`` (must exist), else data/<data_profile>/<benchmark>, generated
+    once (by rank 0) with cmrlib.data.synth.generate."""
+    if config["data"] is not None:
+        root = Path(config["data"]).expanduser()
+        if not root.is_dir():
+            raise ValueError(f"data folder {str(root)!r} does not exist (config field 'data' / --data)")
+        return root
+    from cmrlib.data import synth
+
+    root = runs.project_root() / "data" / config["data_profile"] / config["benchmark"]
+    if context.is_main:
+        root = Path(synth.generate(config["benchmark"], config["data_profile"], root, seed=config["data_seed"]))
+    dist.barrier(context)
+    return Path(dist.broadcast_object(str(root), context))
+
+
+def first(dataset, count):
+    """The first ``count`` items of a dataset (all of them when count is None), keeping set_epoch."""
+    return dataset if count is None or count >= len(dataset) else FirstItems(dataset, count)
+
+
+class FirstItems(torch.utils.data.Dataset):
+    def __init__(self, dataset, count: int):
+        self.dataset, self.count = dataset, count
+        self.num_classes = dataset.num_classes
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        return self.dataset[index]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+
+def build_datasets(config: dict, root: Path):
+    from cmrlib.data import build_dataset
+
+    common = dict(num_segments=config["frames"], size=config["size"], sampling=config["sampling"], seed=config["seed"])
+    train_set = build_dataset(root, "train", train=True, **common)
+    val_set = build_dataset(root, "validation", train=False, **common)
+    return first(train_set, config["train_subset"]), first(val_set, config["val_subset"])
+
+
+def build_model(config: dict, num_classes: int):
+    from cmrlib.models import build_model as build
+
+    try:
+        return build(**configlib.model_kwargs(config, num_classes))
+    except ValueError as error:
+        raise ValueError(f"method {config['method']!r}: {error}") from None
+
+
+def set_train_mode(model: torch.nn.Module, bn_mode: str) -> None:
+    """model.train(), then BN per the config: 'partial' (TSN) keeps only the first BN layer training and
+    freezes the others' statistics and affine parameters; 'frozen' keeps every BN on its running statistics
+    (affine parameters still learn), which makes a step independent of how the batch is split."""
+    model.train()
+    if bn_mode == "train":
+        return
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for index, norm in enumerate(norms):
+        if bn_mode == "frozen" or index > 0:
+            norm.eval()
+            if bn_mode == "partial":
+                for parameter in norm.parameters():
+                    parameter.requires_grad_(False)
+
+
+def make_optimizer(model: torch.nn.Module, config: dict) -> torch.optim.SGD:
+    """SGD with momentum (Nesterov option), weight decay on every parameter, lr scaled by batch/64."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.SGD(parameters, lr=configlib.base_lr(config), momentum=config["momentum"],
+                           nesterov=config["nesterov"] and config["momentum"] > 0,
+                           weight_decay=config["weight_decay"])
+
+
+def set_lr(optimizer, config: dict, progress: float) -> float:
+    lr = configlib.base_lr(config) * configlib.lr_factor(config, progress)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the segment-averaged logits (CMR code)."""
+    return F.cross_entropy(logits.float(), labels)
+
+
+def to_device(clip: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """(N, T, 3, H, W) to the device; with channels_last the frames are laid out NHWC."""
+    clip = clip.to(device, non_blocking=True)
+    if channels_last:
+        n, t = clip.shape[:2]
+        clip = clip.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (n, t))
+    return clip
+
+
+def quiet() -> bool:
+    return os.environ.get("CMR_QUIET", "") not in ("", "0")
+
+
+def show_progress(context: dist.Context) -> bool:
+    return context.is_main and not quiet() and sys.stderr.isatty()
+
+
+def log(message: str, context: dist.Context) -> None:
+    if context.is_main and not quiet():
+        print(message, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+             "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64))}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), 624, 0, 0.0))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def gather_rng_states(context: dist.Context) -> list:
+    state = rng_state()
+    if not context.distributed:
+        return [state]
+    states = [None] * context.world_size
+    torch.distributed.all_gather_object(states, state)
+    return states
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint holds only tensors and primitive types, so ``weights_only=True`` loads it."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def same_config(a: dict, b: dict) -> bool:
+    ignored = set(runs.KEY_IGNORED_FIELDS) | {"provenance", "run_key"}
+    return {k: v for k, v in a.items() if k not in ignored} == {k: v for k, v in b.items() if k not in ignored}
+
+
+# ------------------------------------------------------------------------------------------- one epoch
+class EpochTotals:
+    """Running sums of one training epoch, summed over processes at the end (or at a step checkpoint)."""
+
+    def __init__(self, issue_codes: int, saved: dict | None = None):
+        self.values = torch.zeros(4 + issue_codes, dtype=torch.float64)  # loss_sum, correct, clips, steps, issues
+        if saved is not None:
+            self.values = saved["values"].clone()
+        self.train_time = 0.0 if saved is None else float(saved["train_time"])
+
+    def add(self, loss_sum: float, correct: int, clips: int, issues: torch.Tensor) -> None:
+        self.values[:4] += torch.tensor([loss_sum, correct, clips, 1], dtype=torch.float64)
+        self.values[4:] += torch.bincount(issues, minlength=len(self.values) - 4)[: len(self.values) - 4].double()
+
+    def reduced(self, context: dist.Context, device: torch.device) -> torch.Tensor:
+        return dist.all_reduce_sum(self.values.to(device), context).cpu()
+
+
+def train_epoch(model, loader, optimizer, config, flags, device, context, epoch, start_step, steps_per_epoch,
+                totals, on_step) -> None:
+    """Train over the loader (which starts at ``start_step``); ``on_step(step)`` runs after every step."""
+    from tqdm.auto import tqdm
+
+    clip_norm = config["clip_grad_norm"] or math.inf
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if flags["amp"] else contextlib.nullcontext())
+    bar = tqdm(loader, total=steps_per_epoch, initial=start_step, desc=f"epoch {epoch + 1}/{config['epochs']}",
+               disable=not show_progress(context), leave=False, dynamic_ncols=True)
+    step = start_step
+    last = time.perf_counter()
+    for clip, labels, issues in bar:
+        lr = set_lr(optimizer, config, epoch + step / steps_per_epoch)
+        clip, labels = to_device(clip, device, flags["channels_last"]), labels.to(device, non_blocking=True)
+        with autocast:
+            logits = model(clip)
+        loss = classification_loss(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        # DDP has averaged the gradients, so every process sees the same norm and stops together.
+        if not (torch.isfinite(grad_norm) and torch.isfinite(loss)):
+            raise TrainingDiverged(f"the loss became {loss.item()} (gradient norm {grad_norm.item()}) at epoch "
+                                   f"{epoch + 1}, step {step + 1}, lr {lr:.4g}")
+        optimizer.step()
+        step += 1
+        correct = int((logits.argmax(1) == labels).sum())
+        totals.add(float(loss) * len(labels), correct, len(labels), issues.long().cpu())
+        totals.train_time += time.perf_counter() - last  # includes loading the batch
+        if not bar.disable:
+            clips_per_s = totals.values[2] * context.world_size / max(totals.train_time, 1e-9)
+            bar.set_postfix(loss=f"{float(loss):.3f}", clips_s=f"{clips_per_s:.1f}")
+        on_step(step)
+        last = time.perf_counter()
+    bar.close()
+
+
+def epoch_loader(dataset, config, context, epoch: int, start_step: int, device) -> tuple[DataLoader, int]:
+    """This process's batches of an epoch: torch's DistributedSampler order for (seed, epoch), also for one
+    process, without the first ``start_step`` batches. Returns the loader and the steps in a full epoch."""
+    per_process = config["batch_size"] // context.world_size
+    sampler = DistributedSampler(range(len(dataset)), num_replicas=context.world_size, rank=context.rank,
+                                 shuffle=True, seed=config["seed"], drop_last=False)
+    sampler.set_epoch(epoch)
+    indices = list(sampler)
+    steps = len(indices) // per_process
+    if steps == 0:
+        raise ValueError(f"config field 'batch_size': {config['batch_size']} is more than the "
+                         f"{len(dataset)} training clips")
+    dataset.set_epoch(epoch)
+    loader = DataLoader(dataset, batch_size=per_process, sampler=indices[start_step * per_process:],
+                        drop_last=True, num_workers=config["num_workers"], pin_memory=device.type == "cuda",
+                        generator=torch.Generator().manual_seed(derived_seed(config["seed"], "loader", epoch)))
+    return loader, steps
+
+
+def eval_loader(dataset, config, device) -> DataLoader:
+    return DataLoader(dataset, batch_size=config["eval_batch_size"] or config["batch_size"], shuffle=False,
+                      num_workers=config["num_workers"], pin_memory=device.type == "cuda")
+
+
+# ------------------------------------------------------------------------------------------------ train
+def train(config: dict, out_dir, resume: bool = False) -> dict:
+    """Train one run into ``out_dir`` and return its final metrics (also in final.json).
+
+    A finished run with the same config returns its final.json at once. ``resume=True`` continues from
+    checkpoints/last.pt; without it an unfinished run starts again from scratch.
+    """
+    out_dir = Path(out_dir)
+    context = dist.init(device_type="cuda" if config["device"] != "cpu" and torch.cuda.is_available() else "cpu")
+    try:
+        return _train(config, out_dir, resume, context)
+    finally:
+        dist.shutdown()
+
+
+def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> dict:
+    from cmrlib.data import ISSUE_NAMES
+
+    final_path, config_path = out_dir / "final.json", out_dir / "config.json"
+    checkpoint_path = out_dir / "checkpoints" / "last.pt"
+    if final_path.exists() and config_path.exists():
+        if not same_config(runs.read_json(config_path), config):
+            raise ValueError(f"{out_dir} holds a finished run with a different config; choose another --out")
+        log(f"{out_dir}: finished run, nothing to do", context)
+        return runs.read_json(final_path)
+
+    device = select_device(config, context)
+    flags = runtime_flags(config, device)
+    if config["batch_size"] % context.world_size:
+        raise ValueError(f"config field 'batch_size': {config['batch_size']} does not split over "
+                         f"{context.world_size} processes")
+    if config["sync_bn"] and context.distributed and device.type != "cuda":
+        raise ValueError("config field 'sync_bn': torch's SyncBatchNorm runs only on CUDA; use bn=frozen for a "
+                         "batch-split-independent CPU run")
+    configure_determinism(flags["deterministic"], device)
+    seed_everything(derived_seed(config["seed"], "init"))
+
+    root = dataset_root(config, context)
+    train_set, val_set = build_datasets(config, root)
+    num_classes = train_set.num_classes
+    issue_codes = len(ISSUE_NAMES)
+    model = build_model(config, num_classes).to(device)
+    if flags["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    if config["sync_bn"] and context.distributed:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    set_train_mode(model, config["bn"])
+    optimizer = make_optimizer(model, config)
+
+    state = None
+    if resume and checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path)
+        if not same_config(json.loads(state["config_json"]), config):
+            raise ValueError(f"{checkpoint_path} was written with a different config; cannot --resume it")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        log(f"{out_dir}: resuming at epoch {state['epoch'] + 1}, step {state['step']}", context)
+    elif context.is_main:
+        provenance = runs.provenance(str(device))
+        provenance["world_size"] = context.world_size
+        runs.atomic_write_json(config_path, {**config, "run_key": runs.run_key(config), "provenance": provenance})
+        if checkpoint_path.exists():
+            checkpoint_path.unlink()
+        runs.atomic_write_jsonl(out_dir / "metrics.jsonl", [])
+
+    trained = model
+    if context.distributed:
+        trained = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if flags["compile"]:
+        trained = torch.compile(trained)
+
+    history = list(state["history"]) if state else []
+    start_epoch, start_step = (state["epoch"], state["step"]) if state else (0, 0)
+    elapsed_before = float(state["elapsed"]) if state else 0.0
+    best_top1 = float(state["best_top1"]) if state else -1.0
+    started = time.perf_counter()
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - started
+
+    def save_checkpoint(epoch: int, step: int, totals: EpochTotals | None) -> None:
+        """Every process joins (the RNG states and running sums are gathered); rank 0 writes."""
+        rng_states = gather_rng_states(context)
+        partial = None if totals is None else {"values": totals.reduced(context, device),
+                                                 "train_time": totals.train_time}
+        if not context.is_main:
+            return
+        checkpoint = {"format": CHECKPOINT_FORMAT, "config_json": json.dumps(config, sort_keys=True),
+                      "epoch": epoch, "step": step, "model": model.state_dict(),
+                      "optimizer": optimizer.state_dict(), "rng": rng_states, "history": history,
+                      "partial": partial, "elapsed": elapsed(), "best_top1": best_top1}
+        runs.atomic_save(checkpoint, checkpoint_path)
+
+    for epoch in range(start_epoch, config["epochs"]):
+        resuming_inside = state is not None and epoch == start_epoch and start_step > 0
+        if resuming_inside:
+            set_rng_state(state["rng"][min(context.rank, len(state["rng"]) - 1)])
+            totals = EpochTotals(issue_codes, state["partial"] if context.is_main else None)
+        else:
+            seed = derived_seed(config["seed"], "epoch", epoch, context.rank)
+            seed_everything(seed)
+            totals = EpochTotals(issue_codes)
+        first_step = start_step if resuming_inside else 0
+        loader, steps_per_epoch = epoch_loader(train_set, config, context, epoch, first_step, device)
+
+        def on_step(step: int) -> None:
+            every = config["checkpoint_every"]
+            if every and step % every == 0 and step < steps_per_epoch:
+                save_checkpoint(epoch, step, totals)
+
+        set_train_mode(model, config["bn"])
+        train_epoch(trained, loader, optimizer, config, flags, device, context, epoch, first_step,
+                    steps_per_epoch, totals, on_step)
+        sums = totals.reduced(context, device)
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+               "loss": float(sums[0] / sums[2]), "train_top1": float(sums[1] / sums[2]),
+               "train_clips": int(sums[2]), "steps": int(sums[3]),
+               "clips_per_s": float(sums[2]) / max(totals.train_time, 1e-9),
+               "train_time_s": totals.train_time,
+               "bad_inputs": {ISSUE_NAMES[code]: int(count) for code, count in enumerate(sums[4:].tolist())
+                              if code > 0 and count > 0}}
+        if (epoch + 1) % config["val_every"] == 0 or epoch + 1 == config["epochs"]:
+            tic = time.perf_counter()
+            if context.is_main:
+                scores, labels, _ = predict(model, eval_loader(val_set, config, device), device,
+                                            channels_last=flags["channels_last"], amp=flags["amp"])
+                top1, top5 = topk_accuracy(scores, labels, (1, 5))
+                row.update(val_top1=top1, val_top5=top5,
+                           val_loss=float(-scores[torch.arange(len(labels)), labels].clamp_min(1e-12).log().mean()))
+            dist.barrier(context)
+            row["val_time_s"] = time.perf_counter() - tic
+        row["wall_time_s"] = elapsed()
+        history.append(row)
+        improved = row.get("val_top1", -1.0) > best_top1
+        best_top1 = max(best_top1, row.get("val_top1", -1.0))
+        save_checkpoint(epoch + 1, 0, None)
+        if context.is_main:
+            runs.atomic_write_jsonl(out_dir / "metrics.jsonl", history)
+            if config["keep_best"] and improved:
+                runs.atomic_save({"epoch": epoch + 1, "model": model.state_dict()}, out_dir / "checkpoints" / "best.pt")
+        log(epoch_summary(row, config), context)
+        state = None
+
+    final = final_metrics(history, config, model)
+    if context.is_main:
+        runs.atomic_write_jsonl(out_dir / "metrics.jsonl", history)
+        record = runs.read_json(config_path)
+        record["provenance"].update(wall_time_s=elapsed(), finished_utc=runs.provenance(str(device))["utc_time"])
+        runs.atomic_write_json(config_path, record)
+        runs.atomic_write_json(final_path, final)
+    dist.barrier(context)
+    return final
+
+
+def final_metrics(history: list, config: dict, model) -> dict:
+    last = history[-1]
+    validated = [row for row in history if "val_top1" in row]
+    best = max(validated, key=lambda row: row["val_top1"])
+    train_clips = sum(row["train_clips"] for row in history)
+    train_time = sum(row["train_time_s"] for row in history)
+    return {"method": config["method"], "epochs": len(history), "run_key": runs.run_key(config),
+            "val_top1": last["val_top1"], "val_top5": last["val_top5"], "val_loss": last["val_loss"],
+            "best_val_top1": best["val_top1"], "best_epoch": best["epoch"],
+            "train_top1": last["train_top1"], "loss": last["loss"],
+            "clips_per_s": train_clips / max(train_time, 1e-9) if train_time else None,
+            "wall_time_s": last["wall_time_s"],
+            "bad_inputs": {name: sum(row["bad_inputs"].get(name, 0) for row in history)
+                           for name in sorted({n for row in history for n in row["bad_inputs"]})},
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def epoch_summary(row: dict, config: dict) -> str:
+    text = (f"epoch {row['epoch']}/{config['epochs']}  loss {row['loss']:.4f}  train top1 {row['train_top1']:.3f}")
+    if "val_top1" in row:
+        text += f"  val top1 {row['val_top1']:.3f} top5 {row['val_top5']:.3f}"
+    text += f"  lr {row['lr']:.3g}  {row['clips_per_s']:.1f} clips/s  {row['wall_time_s']:.0f}s"
+    if row["bad_inputs"]:
+        text += f"  bad inputs {row['bad_inputs']}"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------- the CLI
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m cmrlib train", description=__doc__.split("\n\n")[0],
+                                epilog="Any config field can be overridden as key=value, e.g. epochs=3 lr=0.05 r=4.")
+    p.add_argument("--method", required=True, help="tsn, tsm, tim, teinet, stm, tea, pem or cmr")
+    p.add_argument("--profile", default=os.environ.get("CMR_PROFILE", "cpu"),
+                   help="smoke, cpu or gpu (default: $CMR_PROFILE or cpu)")
+    p.add_argument("--data", help="dataset root (default: data/<profile>/<benchmark>, generated on demand)")
+    p.add_argument("--out", help="run folder (default: runs/<profile>/<benchmark>/<run-id>)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.pt")
+    p.add_argument("--json", action="store_true", help="print final.json")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    return p
+
+
+def config_from_args(args) -> dict:
+    overrides = configlib.parse_overrides(args.overrides)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.data is not None:
+        root = Path(args.data).expanduser()
+        if not root.is_dir():
+            raise ValueError(f"data folder {args.data!r} does not exist (--data)")
+        overrides["data"] = str(root.resolve())
+    return configlib.resolve(args.method, args.profile, overrides)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        out = Path(args.out) if args.out else runs.default_run_dir(config)
+        if not dist.launched_by_torchrun() or os.environ.get("RANK", "0") == "0":
+            if not quiet():
+                print(f"run folder: {out}", flush=True)
+        final = train(config, out, resume=args.resume)
+    except ValueError as error:
+        print(f"cmrlib train: error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"cmrlib train: stopped: {error}. The last good checkpoint is kept in {out / 'checkpoints'}.",
+              file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps(final, indent=2, sort_keys=True))
+    elif not quiet():
+        print(f"val top1 {final['val_top1']:.4f}  top5 {final['val_top5']:.4f}  ({final['wall_time_s']:.0f} s)")
+    return 0

@@ -1,0 +1,70 @@
+"""cmrlib.runs: atomic writes, checkpoints that load with weights_only, code hash, run key, provenance."""
+import json
+import os
+
+import pytest
+import torch
+
+from cmrlib import runs
+
+
+def test_atomic_write_json_replaces_whole_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "sub" / "final.json"
+    runs.atomic_write_json(path, {"top1": 0.5})
+    runs.atomic_write_json(path, {"top1": 0.75, "nan": float("nan")})
+    assert runs.read_json(path)["top1"] == 0.75
+    assert os.listdir(path.parent) == ["final.json"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "config.json"
+    runs.atomic_write_json(path, {"seed": 1})
+    with pytest.raises(TypeError):
+        runs.atomic_write_json(path, {"seed": object()})  # not JSON: fails half-way through
+    assert runs.read_json(path) == {"seed": 1}
+    assert os.listdir(tmp_path) == ["config.json"]
+
+
+def test_atomic_save_loads_with_weights_only(tmp_path):
+    state = {"model": {"w": torch.arange(3.0)}, "epoch": 2, "rng": [torch.get_rng_state()],
+             "history": [{"loss": 1.5, "bad_inputs": {}}], "partial": None, "config_json": "{}"}
+    runs.atomic_save(state, tmp_path / "checkpoints" / "last.pt")
+    loaded = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    assert torch.equal(loaded["model"]["w"], torch.arange(3.0))
+    assert loaded["history"] == state["history"] and loaded["epoch"] == 2
+
+
+def test_jsonl_round_trip(tmp_path):
+    rows = [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.0}]
+    runs.atomic_write_jsonl(tmp_path / "metrics.jsonl", rows)
+    assert runs.read_jsonl(tmp_path / "metrics.jsonl") == rows
+
+
+def test_code_hash_is_stable_hex():
+    first, second = runs.code_hash(), runs.code_hash()
+    assert first == second and len(first) == 64 and int(first, 16) >= 0
+
+
+def test_run_key_follows_the_config_but_not_the_worker_count():
+    config = {"method": "cmr", "seed": 0, "lr": 0.1, "num_workers": 0, "model_options": {"r": 8}}
+    key = runs.run_key(config)
+    assert runs.run_key(dict(config, num_workers=4)) == key
+    assert runs.run_key(dict(config, seed=1)) != key
+    assert runs.run_key(dict(config, model_options={"r": 4})) != key
+    assert len(key) == 16
+
+
+def test_run_id_names_method_options_frames_seed_and_key():
+    config = {"method": "cmr", "frames": 16, "seed": 2, "profile": "cpu", "benchmark": "synth-something",
+              "model_options": {"cme": "all", "sme": "part", "tim": True, "r": 4, "variant": "paper"}}
+    run_id = runs.run_id(config)
+    assert run_id.startswith("cmr-r4-T16-s2-") and run_id.endswith(runs.run_key(config)[:8])
+    assert runs.default_run_dir(config).parts[-4:-1] == ("runs", "cpu", "synth-something")
+
+
+def test_provenance_has_the_fields_the_book_reports():
+    record = runs.provenance("cpu")
+    for field in ("git_commit", "git_dirty", "torch_version", "device", "hostname", "utc_time", "code_hash"):
+        assert field in record
+    assert record["torch_version"] == torch.__version__
+    json.dumps(record)
