@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -169,6 +170,8 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="retrain every run instead of reusing the cache")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks (still builds all)")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks, skip jupyter-book")
+    parser.add_argument("--prune", action="store_true",
+                        help="after a successful build, delete run folders of runs/<profile>/ made by older code")
     args = parser.parse_args(argv)
     try:
         experiments.check_profile(args.profile)
@@ -192,4 +195,10 @@ def main(argv=None) -> int:
         for name, error in failed:
             print(f"cmrlib book: notebook {name} failed: {error} (see runs/{args.profile}/{name}.ipynb)", file=sys.stderr)
         return 1
-    return 1 if status else 0
+    if status:
+        return 1
+    if args.prune:
+        for run_dir in experiments.stale_runs(args.profile):
+            shutil.rmtree(run_dir)
+            print(f"cmrlib book: pruned {run_dir.relative_to(experiments.root())}")
+    return 0

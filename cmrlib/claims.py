@@ -56,13 +56,6 @@ def t_quantile_975(df: float) -> float:
     return value if whole < 1000 else 1.960
 
 
-class Plain(str):
-    """A string whose ``repr`` is itself, so that ``glue`` shows ``held``, not ``'held'``."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
 @dataclass
 class Effect:
     """The outcome of one check: ``a`` against ``b``."""
@@ -205,10 +198,12 @@ class Claim:
     title: str
     checks: list = field(default_factory=list)
     note: str = ""
+    missing: list = field(default_factory=list)   # core checks that could not run (no data at this profile)
 
     @property
     def verdict(self) -> str:
-        return combine(check.effect.verdict for check in self.checks if check.core)
+        verdict = combine(check.effect.verdict for check in self.checks if check.core)
+        return INCONCLUSIVE if verdict == HELD and self.missing else verdict
 
 
 def checks_frame(claims) -> pd.DataFrame:
@@ -271,11 +266,12 @@ class _Builder:
 
     def __init__(self, key: str, note: str = ""):
         self.claim = Claim(key, TITLES[key], note=note)
-        self.missing = []
+        self.missing = self.claim.missing
 
     def check(self, statement, a, b, kind="greater", margin=0.0, paper="", core=True, paired=False):
         if a is None or b is None or (not np.isscalar(b) and len(b) == 0) or len(a) == 0:
-            self.missing.append(statement)
+            if core:
+                self.missing.append(statement)
             return
         self.claim.checks.append(Check(self.claim.key, statement, compare(a, b, kind, margin, paired), paper, core))
 
@@ -446,3 +442,29 @@ def _best_temporal(frame):
     if rows.empty:
         return None
     return rows.groupby("label")["top1"].mean().idxmax()
+
+
+HEADLINE_CHECKS = {  # glue key -> the statement of the check it reports (for the intro's sentences)
+    "cme_gain": "+CME > baseline",
+    "longrange_cme_mem": "synth-longrange: TIM+CME > TIM+MEM",
+    "temporal_contrast": "CMR − TSN on synth-something > on synth-kinetics (8 frames)",
+}
+
+
+def headline(claims) -> dict:
+    """A fixed set of values for the intro's sentences: counts, lists and per-claim verdicts, and the effect
+    and interval of the checks in HEADLINE_CHECKS as text ("n/a" where a check did not run)."""
+    verdicts = {claim.key: claim.verdict for claim in claims}
+    values = {"n_claims": len(claims)}
+    for name, verdict in (("held", HELD), ("not_held", NOT_HELD), ("inconclusive", INCONCLUSIVE)):
+        keys = [key for key, v in verdicts.items() if v == verdict]
+        values[f"n_{name}"] = len(keys)
+        values[f"{name}_list"] = ", ".join(keys) if keys else "none"
+    values.update({f"verdict_{key}": verdict for key, verdict in verdicts.items()})
+    checks = {check.statement: check.effect for claim in claims for check in claim.checks}
+    for key, statement in HEADLINE_CHECKS.items():
+        effect = checks.get(statement)
+        values[key] = f"{effect.diff:+.1f}" if effect else "n/a"
+        values[f"{key}_interval"] = (f"{effect.ci_low:+.1f} to {effect.ci_high:+.1f}"
+                                     if effect and np.isfinite(effect.ci_low) else "n/a")
+    return values

@@ -63,6 +63,7 @@ RECIPE = {
     "compile": False,           # torch.compile (CUDA)
     "deterministic": "auto",    # auto = on for CPU; deterministic kernels and seeded everything
     "num_workers": 0,
+    "threads": 0,               # torch.set_num_threads for this run; 0 = torch's default (all cores)
     "eval_batch_size": None,    # None = batch_size
     "val_every": 1,             # validate every N epochs (and always after the last)
     "checkpoint_every": 0,      # also checkpoint every N steps inside an epoch (0 = only at epoch ends)
@@ -70,17 +71,18 @@ RECIPE = {
 }
 
 PROFILES = {
-    # seconds per run: CI, nbval, the smoke book
+    # seconds per run: CI, nbval, the smoke book (32 px smoke videos -> 28 px crops, as 256 -> 224)
     "smoke": {
-        "depth": 50, "width": 0.25, "small_input": True, "size": 32, "frames": 8,
+        "depth": 50, "width": 0.25, "small_input": False, "size": 28, "frames": 8,
         "epochs": 1, "batch_size": 8, "lr": 0.1, "weight_decay": 1e-4,
     },
-    # the book default: about a minute per run on a 2-core CPU
+    # the book default, about a minute per run on a 2-core CPU: 64 px videos -> 56 px crops, ImageNet stem
+    # (stage grids 14/7/4/2; the small-input stem's 56/28/14/7 costs 12x more)
     "cpu": {
-        "depth": 50, "width": 0.25, "small_input": True, "size": 56, "frames": 8,
+        "depth": 50, "width": 0.25, "small_input": False, "size": 56, "frames": 8,
         "epochs": 6, "batch_size": 16, "lr": 0.1, "weight_decay": 1e-4,
     },
-    # ResNet-50 at full width on one GPU
+    # ResNet-50 at full width on one GPU: 128 px videos -> 112 px crops
     "gpu": {
         "depth": 50, "width": 1.0, "small_input": False, "size": 112, "frames": 8,
         "epochs": 20, "batch_size": 64, "lr": 0.1, "weight_decay": 1e-4,
@@ -237,8 +239,9 @@ def _check(config: dict) -> None:
         value = config[name]
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"config field {name!r} must be a positive integer or null (got {value!r})")
-    if not isinstance(config["num_workers"], int) or config["num_workers"] < 0:
-        raise ValueError(f"config field 'num_workers' must be an integer >= 0 (got {config['num_workers']!r})")
+    for name in ("num_workers", "threads"):
+        if not isinstance(config[name], int) or config[name] < 0:
+            raise ValueError(f"config field {name!r} must be an integer >= 0 (got {config[name]!r})")
     for name in ("data", "pretrained"):
         if config[name] is not None and not isinstance(config[name], str):
             raise ValueError(f"config field {name!r} must be a path (got {config[name]!r})")
@@ -261,14 +264,14 @@ def check_model(config: dict, num_classes: int = 10) -> None:
     with a ValueError naming the option instead of a traceback from deep inside torch."""
     from cmrlib.models import build_model
 
+    options = "".join(f", {name}={value}" for name, value in config["model_options"].items())
+    settings = f"method {config['method']!r} (depth={config['depth']}, width={config['width']}{options})"
     try:
         build_model(**model_kwargs(config, num_classes))
     except ValueError as error:
-        raise ValueError(f"method {config['method']!r} with model options {config['model_options']}: {error}") from None
-    except Exception as error:  # a shape error from inside torch: name the options that caused it
-        raise ValueError(f"cannot build method {config['method']!r} with depth={config['depth']}, "
-                         f"width={config['width']}, frames={config['frames']}, options {config['model_options']}: "
-                         f"{type(error).__name__}: {error}") from None
+        raise ValueError(f"{settings}: {error}") from None
+    except Exception as error:  # an error from inside torch: name the settings that caused it
+        raise ValueError(f"cannot build {settings}: {type(error).__name__}: {error}") from None
 
 
 def lr_factor(config: dict, progress: float) -> float:

@@ -59,15 +59,6 @@ def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classe
     return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
-def class_names(root: Path, num_classes: int) -> list[str]:
-    meta = root / "meta.json"
-    if meta.exists():
-        names = runs.read_json(meta).get("classes")
-        if isinstance(names, list) and len(names) == num_classes:
-            return [str(name) for name in names]
-    return [str(index) for index in range(num_classes)]
-
-
 def load_run_config(run_dir: Path) -> dict:
     path = run_dir / "config.json"
     if not path.exists():
@@ -77,10 +68,12 @@ def load_run_config(run_dir: Path) -> dict:
 
 
 def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = None, checkpoint: str = "last",
-             data=None, device: str | None = None, save: bool = True) -> dict:
+             data=None, device: str | None = None, save: bool = True, keep_scores: bool = False) -> dict:
     """Evaluate a run's checkpoint on its validation split with ``clips`` x ``crops`` views per video.
 
-    Returns dict(top1, top5, per_class, confusion, ...) and writes it to eval_<clips>x<crops>.json.
+    Returns dict(top1, top5, per_class, confusion, predictions, labels, ...) and writes it to
+    eval_<clips>x<crops>.json; ``keep_scores`` adds the (videos, classes) averaged softmax as "scores"
+    (a tensor, not saved).
     """
     from cmrlib.data import build_dataset
     from cmrlib.train import FirstItems, build_model, dataset_root, load_checkpoint, select_device
@@ -118,7 +111,7 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
     num_classes = scores.shape[1]
     confusion = confusion_matrix(scores.argmax(dim=1), labels, num_classes)
     support = confusion.sum(dim=1)
-    names = class_names(root, num_classes)
+    names = [str(name) for name in getattr(dataset, "classes", range(num_classes))]
     result = {
         "run": str(run_dir), "checkpoint": checkpoint, "epoch": int(state["epoch"]),
         "clips": clips, "crops": crops, "views": clips * crops, "frames": config["frames"],
@@ -127,10 +120,13 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
         "per_class": {names[k]: (float(confusion[k, k] / support[k]) if support[k] else None)
                       for k in range(num_classes)},
         "classes": names, "confusion": confusion.tolist(),
+        "predictions": scores.argmax(dim=1).tolist(), "labels": labels.tolist(),
         "bad_inputs": int((issues != 0).sum()), "seconds": seconds,
     }
     if save:
         runs.atomic_write_json(run_dir / f"eval_{clips}x{crops}.json", result)
+    if keep_scores:
+        result["scores"] = scores
     return result
 
 

@@ -15,15 +15,18 @@ in percent, like the paper's.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
+import io
 import json
 import math
-import os
 import platform
 import shutil
 import statistics
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,19 +44,26 @@ SOMETHING, KINETICS, LONGRANGE = "synth-something", "synth-kinetics", "synth-lon
 
 @dataclass(frozen=True)
 class Plan:
-    """How much of each grid a profile runs (the notebooks take these as defaults)."""
+    """How much of each grid a profile runs (the notebooks take these as defaults). The smoke plan is the
+    smallest grid that still executes every code path: one seed, fewer rows on the secondary pages."""
 
     comparison_seeds: tuple      # Tables 1 and 2
     ablation_seeds: tuple        # Tables 3-6, the long-range test
     frames: tuple                # Table 1 frame counts
     kinetics_frames: tuple       # Table 2 frame counts
+    kinetics_methods: tuple = TABLE1_METHODS
+    ratios: tuple = (1, 4, 8, 16)                  # Table 3
+    longrange_labels: tuple | None = None          # None: every row of longrange_specs()
     multiview: tuple = (2, 3)    # clips x crops of the multi-view protocol ("8f×2" = 2 clips x 3 crops)
     speed_repeats: int = 5       # timed repeats per model in the speed measurements
-    speed_shape: dict = field(default_factory=dict)  # overrides of the profile's model for Table 7 (e.g. R50 at 224)
+    sweep_frames: tuple = (8, 16, 32)  # frame counts of the serial-PEM against parallel-CME timing
+    speed_shape: dict = field(default_factory=dict)  # overrides of the profile's model for timing (e.g. R50 at 224)
 
 
 PLANS = {
-    "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,), speed_repeats=3),
+    "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
+                  kinetics_methods=("tsn", "cmr"), ratios=(1, 8), longrange_labels=("TSN", "TIM+MEM (TEINet)", "TIM+CME"),
+                  multiview=(2, 1), speed_repeats=3, sweep_frames=(8, 16)),
     "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8,)),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
@@ -171,12 +181,25 @@ def table6_specs() -> list:
             spec("+CME", "cmr", sme="none"), spec("+SME", "cmr", cme="none"), spec("+CME&SME", "cmr")]
 
 
-def longrange_specs() -> list:
-    """synth-longrange: CME's global temporal view against the adjacent-frame enhancers (MEM, ME, PEM)."""
+def longrange_specs(labels=None) -> list:
+    """synth-longrange: CME's global temporal view against the adjacent-frame enhancers (MEM, ME, PEM);
+    ``labels`` keeps only those rows."""
     b = LONGRANGE
-    return [spec("TSN", "tsn", b), spec("TIM", "tim", b), spec("TIM+MEM (TEINet)", "teinet", b),
+    rows = [spec("TSN", "tsn", b), spec("TIM", "tim", b), spec("TIM+MEM (TEINet)", "teinet", b),
             spec("TEA (ME+MTA)", "tea", b), spec("TIM+PEM", "pem", b), spec("TIM+CME", "cmr", b, sme="none"),
             spec("CMR", "cmr", b)]
+    if labels is None:
+        return rows
+    unknown = set(labels) - {r.label for r in rows}
+    if unknown:
+        raise ValueError(f"unknown long-range row(s) {sorted(unknown)}; choose from {[r.label for r in rows]}")
+    return [r for r in rows if r.label in labels]
+
+
+def sweep_specs(frames) -> list:
+    """The serial PEM stand-in against the parallel CME (both on TIM) at each frame count (claim 6)."""
+    return [spec(label, method, frames=int(f), **options) for f in frames
+            for label, method, options in (("PEM (stand-in)", "pem", {}), ("TIM+CME", "cmr", {"sme": "none"}))]
 
 
 def table7_specs() -> list:
@@ -207,6 +230,20 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+@contextlib.contextmanager
+def quietly():
+    """Keep the trainer's and the data generator's progress lines and warnings out of the book's pages;
+    they are printed after all if the call fails."""
+    buffer = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            warnings.simplefilter("ignore")
+            yield
+    except BaseException:
+        sys.stderr.write(buffer.getvalue()[-5000:])
+        raise
+
+
 def train_cached(config: dict, force: bool = False, retrain_before: float | None = None) -> tuple[Path, bool]:
     """Train ``config`` unless a finished run with the same key exists. Returns (run folder, reused?).
 
@@ -220,7 +257,8 @@ def train_cached(config: dict, force: bool = False, retrain_before: float | None
         return run_dir, True
     if final.exists() and run_dir.exists():
         shutil.rmtree(run_dir)
-    train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").exists())
+    with quietly():
+        train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").exists())
     return run_dir, False
 
 
@@ -251,7 +289,8 @@ def evaluate_cached(run_dir: Path, clips: int, crops: int) -> dict:
     path = Path(run_dir) / f"eval_{clips}x{crops}.json"
     if path.exists():
         return runs.read_json(path)
-    return evaluate(run_dir, clips=clips, crops=crops)
+    with quietly():
+        return evaluate(run_dir, clips=clips, crops=crops)
 
 
 def direction_accuracy(confusion, pairs) -> float:
@@ -288,7 +327,8 @@ def direction_cached(run_dir: Path) -> float:
     path = Path(run_dir) / "direction.json"
     if path.exists():
         return runs.read_json(path)["direction_acc"]
-    pairs = reversal_pairs(run_dir)
+    with quietly():
+        pairs = reversal_pairs(run_dir)
     value = direction_accuracy(evaluate_cached(run_dir, 1, 1)["confusion"], pairs)
     runs.atomic_write_json(path, {"direction_acc": value, "pairs": pairs})
     return value
@@ -462,8 +502,9 @@ def available_profiles() -> list:
 
 # ---------------------------------------------------------------------------------------- FLOPs / speed
 def _memo_key(payload) -> str:
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256((text + runs.code_hash()).encode()).hexdigest()[:16]
+    """A short key of what is measured (not of the code: the cached record stores the code hash it was
+    measured with and is replaced, not kept beside, when the code changes)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _model_for(spec_: Spec, profile: str, shape: dict | None = None, num_classes: int = 174):
@@ -486,14 +527,15 @@ def model_cost(spec_: Spec, profile: str, shape: dict | None = None, num_classes
     key = _memo_key({"spec": [spec_.method, spec_.options], "shape": shape or {}, "classes": num_classes,
                      "profile": configlib.PROFILES[profile]})
     table = runs.read_json(path) if path.exists() else {}
-    if key not in table:
+    code = runs.code_hash()
+    if table.get(key, {}).get("code_hash") != code:
         with torch.device("meta"):  # counting needs shapes only: no memory, no compute
             model, config = _model_for(spec_, profile, shape, num_classes)
         macs, params = count(model, (1, config["frames"], 3, config["size"], config["size"]))
         table = runs.read_json(path) if path.exists() else {}
         table[key] = {"label": spec_.label, "method": spec_.method, "options": dict(spec_.options),
                       "frames": config["frames"], "size": config["size"], "depth": config["depth"],
-                      "width": config["width"], "gflops": macs / 1e9, "params_m": params / 1e6}
+                      "width": config["width"], "gflops": macs / 1e9, "params_m": params / 1e6, "code_hash": code}
         runs.atomic_write_json(path, table)
     return table[key]
 
@@ -548,10 +590,13 @@ def measure_speed(specs, profile: str, device: str = "cpu", shape: dict | None =
 
 
 def speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, repeats: int | None = None,
-          force: bool = False, cached_only: bool = False, **options) -> pd.DataFrame:
+          force: bool = False, cached_only: bool = False, retrain_before: float | None = None,
+          **options) -> pd.DataFrame:
     """Latency and throughput of each spec, one row per timed repeat, cached in
-    runs/<profile>/speed/<device>-<key>.json (the key covers the specs, shape and code, not the machine:
-    the cached numbers say on which hardware they were measured). ``cached_only`` never measures."""
+    runs/<profile>/speed/<device>-<key>.json. The key covers the specs and the shape, not the machine (the
+    record says on which hardware it was measured); a record made by other code is measured again, unless
+    ``cached_only``, which never measures and returns what is stored (flagged by ``code_current``).
+    ``retrain_before`` (a UNIX time, as for training runs) measures again what was measured before it."""
     import torch
 
     check_profile(profile)
@@ -562,19 +607,24 @@ def speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, r
     key = _memo_key({"specs": [(s.label, s.method, s.options) for s in specs], "shape": shape,
                      "repeats": repeats, "options": options, "profile": configlib.PROFILES[profile]})
     path = root() / "runs" / profile / "speed" / f"{kind}-{key}.json"
-    if path.exists() and not force:
-        record = runs.read_json(path)
-    elif cached_only:
+    record = runs.read_json(path) if path.exists() else None
+    current = record is not None and record.get("code_hash") == runs.code_hash()
+    if current and retrain_before:
+        force = force or datetime.datetime.fromisoformat(record["measured_utc"]).timestamp() < retrain_before
+    if cached_only and record is None:
         return pd.DataFrame()
-    else:
+    if not cached_only and (force or not current):
         if kind == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' asked for, but CUDA is not available")
         rows = _benchmark(specs, profile, device, shape, repeats, **options)
         record = {"rows": rows, "hardware": _hardware(device), "threads": torch.get_num_threads(),
                   "measured_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  "commit": (runs.provenance(kind).get("git_commit") or "uncommitted")[:10]}
+                  "commit": (runs.provenance(kind).get("git_commit") or "uncommitted")[:10],
+                  "code_hash": runs.code_hash()}
         runs.atomic_write_json(path, record)
+        current = True
     frame = pd.DataFrame(record["rows"])
+    frame["code_current"] = current
     frame["profile"], frame["device"], frame["hardware"] = profile, kind, record["hardware"]
     frame["measured_utc"], frame["commit"] = record["measured_utc"], record["commit"]
     return frame
@@ -592,6 +642,49 @@ def _hardware(device: str) -> str:
     if str(device).startswith("cuda"):
         return torch.cuda.get_device_name(0)
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def speed_device(profile: str) -> str:
+    """Where a profile's timings are taken: the GPU for the gpu profile when there is one, else the CPU."""
+    import torch
+
+    return "cuda" if check_profile(profile) == "gpu" and torch.cuda.is_available() else "cpu"
+
+
+def speed_elsewhere(specs, profile: str) -> pd.DataFrame:
+    """Timings of ``specs`` stored by the other profiles' builds (never measured from here)."""
+    frames = [speed(specs, other, device="cuda" if other == "gpu" else "cpu", cached_only=True)
+              for other in PLANS if other not in (profile, "smoke")]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def profile_shape(profile: str) -> dict:
+    """Keyword arguments of ``cmrlib.flops.dataframe`` for the network a profile trains."""
+    resolved = configlib.resolve("tsn", check_profile(profile), validate=False)
+    return {name: resolved[name] for name in ("depth", "frames", "size", "width", "small_input")} | {"classes": 174}
+
+
+def claims_inputs(profile: str, retrain_before: float | None = None) -> dict:
+    """Everything cmrlib.claims.assess needs, from the same (cached) grids and timings as the table pages."""
+    comparison, ablation = seeds_for(profile, "comparison"), seeds_for(profile, "ablation")
+    chosen, device = plan(profile), speed_device(profile)
+    options = {"retrain_before": retrain_before}
+    return {
+        "table1": grid(table1_specs(frames=chosen.frames), profile, comparison, multiview=chosen.multiview,
+                       direction=True, **options),
+        "table2": grid(table1_specs(chosen.kinetics_methods, chosen.kinetics_frames, KINETICS), profile, comparison,
+                       **options),
+        "table3": grid(table3_specs(chosen.ratios), profile, ablation, **options),
+        "table4": grid(table4_specs(), profile, ablation, **options),
+        "table5": grid(table5_specs(), profile, ablation, **options),
+        "table6": grid(table6_specs(), profile, ablation, **options),
+        "longrange": grid(longrange_specs(chosen.longrange_labels), profile, ablation, **options),
+        "table5_speed": speed(table5_specs(), profile, device=device, **options),
+        "table7_speed": speed(table7_specs(), profile, device=device, **options),
+        "sweep_speed": speed(sweep_specs(chosen.sweep_frames), profile, device=device, **options),
+        "figure5": figure5_scores(profile, ablation),
+    }
 
 
 def speed_summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -638,10 +731,11 @@ def comparison_page(runs: pd.DataFrame, benchmark: str = SOMETHING) -> pd.DataFr
     single = _beside_paper(ours, p1[p1["views"] == "1"], ["label", "frames"],
                            {"gflops": "paper GFLOPs", "val1": "paper top-1 (1 view)"})
     table = _beside_paper(single, p1[p1["views"] == "2x3"], ["label", "frames"], {"val1": "paper top-1 (2×3)"})
+    views = runs["views"].iloc[0].replace("x", "×") if "views" in runs and len(runs) else "multi-view"
     return _page(table, {
         "profile": "profile", "label": "method", "frames": "frames", "seeds": "seeds", "gflops": "GFLOPs",
         "paper GFLOPs": "paper GFLOPs", "top1": "top-1 (1 view)", "paper top-1 (1 view)": "paper top-1 (1 view)",
-        "top1_multiview": "top-1 (2×3)", "paper top-1 (2×3)": "paper top-1 (2×3)",
+        "top1_multiview": f"top-1 ({views})", "paper top-1 (2×3)": "paper top-1 (2×3)",
         "direction_acc": "direction acc. in reversal pairs"})
 
 
@@ -764,6 +858,20 @@ def all_runs(profile: str) -> pd.DataFrame:
                      "device": prov.get("device_name"), "commit": (prov.get("git_commit") or "uncommitted")[:10],
                      "top1": 100.0 * final["val_top1"]})
     return pd.DataFrame(rows)
+
+
+def stale_runs(profile: str) -> list:
+    """Run folders under runs/<profile>/ made by other code than the current one (their key no longer
+    matches their config): no page uses them."""
+    stale = []
+    for run_dir in sorted((root() / "runs" / check_profile(profile)).glob("*/*/")):
+        if not (run_dir / "config.json").exists():
+            continue
+        record = runs.read_json(run_dir / "config.json")
+        config = {k: v for k, v in record.items() if k not in ("provenance", "run_key")}
+        if runs.default_run_dir(config).name != run_dir.name:
+            stale.append(run_dir)
+    return stale
 
 
 def recipe_page(profile: str) -> pd.DataFrame:

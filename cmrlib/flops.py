@@ -40,14 +40,14 @@ ROWS = [
 
 # label -> (GMACs at 8 frames, GMACs at 16 frames, params in M, source), as printed; ResNet-50 at 224 px
 PAPER = {
-    "tsn": (33, None, 23.9, "TSM/STM papers"),
-    "tsm": (33, 65, 23.9, "CMR Table 1, STM Table 8"),
-    "tim": (33, None, 24.3, "TEINet Res50+TIM; 24.3M matches 400 classes"),
-    "teinet": (33, 66, 30.4, "CMR Table 1, TEINet; 30.4M matches 400 classes"),
-    "stm": (33.3, 67, 24.0, "STM Table 8; CMR Table 1 prints 33G"),
-    "tea": (35, 70, None, "CMR Table 1, TEA"),
-    "pem": (33, 66, None, "TDRL in CMR Table 1; PEM here is a stand-in"),
-    "cmr": (33, 66, None, "CMR Tables 1, 3"),
+    "tsn": (33, None, 24.3, "TEINet Table 2; its 24.3M fits a 400-class head"),
+    "tsm": (32.9, 65.8, 23.9, "STM Table 9; CMR Table 1: 33G"),
+    "tim": (33, 66, 24.3, "TEINet Table 2 (Res50+TIM); 24.3M fits a 400-class head"),
+    "teinet": (33, 66, 30.4, "TEINet Table 2; 30.4M fits a 400-class head"),
+    "stm": (33.3, 66.5, 24.0, "STM Table 9; CMR Table 1: 33G"),
+    "tea": (35, 70, None, "TEA; CMR Table 1"),
+    "pem": (33, 66, None, "TDRL in CMR Table 1; ours is a stand-in"),
+    "cmr": (33, 66, None, "CMR Tables 1 and 3"),
     "cmr variant=released": (33, None, None, "CMR Table 1 (the paper's number)"),
     **{f"cmr{v} r={r}": (g, None, None, "CMR Table 3")
        for r, g in ((1, 55), (4, 39), (16, 32)) for v in ("", " variant=released")},
@@ -73,13 +73,13 @@ def count(model: torch.nn.Module, input_shape: tuple[int, ...]) -> tuple[int, in
 
 
 def table(depth: int = 50, frames: int = 8, size: int = 224, classes: int = 174, width: float = 1.0,
-          small_input: bool = False) -> list[dict]:
-    """One dict per row of ROWS: label, method, options, gmacs, params_m, and the paper's numbers.
-    STM and TEA exist only at depth 50 and are left out at depths 18 and 34."""
+          small_input: bool = False, labels: list[str] | None = None) -> list[dict]:
+    """One dict per row of ROWS (or of those named in `labels`): label, method, options, gmacs, params_m,
+    and the paper's numbers. STM and TEA exist only at depth 50 and are left out at depths 18 and 34."""
     paper_setting = depth == 50 and width == 1.0 and size == 224 and not small_input and frames in (8, 16)
     rows = []
     for label, method, options in ROWS:
-        if depth != 50 and method in ("stm", "tea"):
+        if (depth != 50 and method in ("stm", "tea")) or (labels is not None and label not in labels):
             continue
         with torch.device("meta"):
             model = build_model(method, classes, frames, depth=depth, width=width, small_input=small_input,
@@ -103,14 +103,14 @@ def dataframe(**kwargs):
 
 
 def format_table(rows: list[dict]) -> str:
-    def number(value, digits):
-        return "-" if value is None else f"{value:.{digits}f}"
+    def printed(value):
+        return "-" if value is None else f"{value:g}"
 
     lines = [f"{'model':<30} {'GMACs':>8} {'params M':>9} {'paper G':>8} {'paper M':>8}  paper source",
              "-" * 100]
     for row in rows:
         lines.append(f"{row['label']:<30} {row['gmacs']:>8.2f} {row['params_m']:>9.2f} "
-                     f"{number(row['paper_gmacs'], 1):>8} {number(row['paper_params_m'], 1):>8}  "
+                     f"{printed(row['paper_gmacs']):>8} {printed(row['paper_params_m']):>8}  "
                      f"{row['paper_source']}")
     return "\n".join(lines)
 

@@ -91,6 +91,7 @@ class VideoResNet(ResNet):
     conv and the 3x3/2 max-pool with one 3x3/1 conv: the stages then see 4x larger maps, so a 56 px clip
     gives the 56/28/14/7 grid that a 224 px clip gives with the ImageNet stem. `groups` and
     `width_per_group` are torchvision's: the bottleneck width is int(planes * width_per_group / 64) * groups.
+    build_model also records `method` and `options` (with defaults filled in) on the model.
     """
 
     def __init__(self, block: type[nn.Module], layers: list[int], num_classes: int, num_segments: int,
@@ -169,6 +170,9 @@ def build_model(method: str, num_classes: int, num_segments: int, depth: int = 5
                          f"it takes {sorted(OPTIONS[method]) or 'none'}")
     options = {**OPTIONS[method], **options}
     _check_arguments(method, num_classes, num_segments, depth, width, dropout, options)
+    if method == "tea" and pretrained is not None:
+        raise ValueError("pretrained: TEA's bottleneck has Res2Net-50 26w x 4s widths, which torchvision "
+                         "ResNet weights do not fit; train TEA from scratch")
     kind, layers = ARCHITECTURES[depth]
     if method in ("stm", "tea"):
         if kind != "bottleneck":
@@ -184,12 +188,9 @@ def build_model(method: str, num_classes: int, num_segments: int, depth: int = 5
         try:
             _add_temporal_modules(block, method, num_segments, first, options)
         except ValueError as error:
-            raise ValueError(f"{method} at {name} (width={width}): {error}") from None
+            raise ValueError(f"{method} with {options} at {name} (width={width}): {error}") from None
     model.method, model.options = method, options
     if pretrained is not None:
-        if method == "tea":
-            raise ValueError("pretrained: TEA's bottleneck has Res2Net-50 26w x 4s widths, which torchvision "
-                             "ResNet weights do not fit; train TEA from scratch")
         load_pretrained(model, pretrained)
     return model
 

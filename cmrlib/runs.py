@@ -20,7 +20,11 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 # Config fields that change where or how fast a run executes, not what it computes.
-KEY_IGNORED_FIELDS = ("num_workers", "eval_batch_size", "checkpoint_every")
+KEY_IGNORED_FIELDS = ("num_workers", "threads", "eval_batch_size", "checkpoint_every")
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def project_root() -> Path:
@@ -33,6 +37,7 @@ def _atomic_write_bytes(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()

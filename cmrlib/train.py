@@ -113,7 +113,7 @@ def first(dataset, count):
 class FirstItems(torch.utils.data.Dataset):
     def __init__(self, dataset, count: int):
         self.dataset, self.count = dataset, count
-        self.num_classes = dataset.num_classes
+        self.num_classes, self.classes = dataset.num_classes, dataset.classes
 
     def __len__(self):
         return self.count
@@ -283,12 +283,13 @@ def train_epoch(model, loader, optimizer, config, flags, device, context, epoch,
                                    f"{epoch + 1}, step {step + 1}, lr {lr:.4g}")
         optimizer.step()
         step += 1
-        correct = int((logits.argmax(1) == labels).sum())
-        totals.add(float(loss) * len(labels), correct, len(labels), issues.long().cpu())
+        loss_value = loss.item()
+        correct = int((logits.detach().argmax(1) == labels).sum())
+        totals.add(loss_value * len(labels), correct, len(labels), issues.long().cpu())
         totals.train_time += time.perf_counter() - last  # includes loading the batch
         if not bar.disable:
             clips_per_s = totals.values[2] * context.world_size / max(totals.train_time, 1e-9)
-            bar.set_postfix(loss=f"{float(loss):.3f}", clips_s=f"{clips_per_s:.1f}")
+            bar.set_postfix(loss=f"{loss_value:.3f}", clips_s=f"{clips_per_s:.1f}")
         on_step(step)
         last = time.perf_counter()
     bar.close()
@@ -327,9 +328,13 @@ def train(config: dict, out_dir, resume: bool = False) -> dict:
     """
     out_dir = Path(out_dir)
     context = dist.init(device_type="cuda" if config["device"] != "cpu" and torch.cuda.is_available() else "cpu")
+    threads = torch.get_num_threads()
     try:
+        if config["threads"]:
+            torch.set_num_threads(config["threads"])
         return _train(config, out_dir, resume, context)
     finally:
+        torch.set_num_threads(threads)
         dist.shutdown()
 
 

@@ -5,14 +5,14 @@ averaged over the 10 channels that CME gates most and over the 10 it gates least
 map 1 - s_t from stage 1. The paper gives no numbers; here each map is scored against the moving object's
 mask, which the synthetic generator knows:
 
-* ``mask_mass_ratio``: the share of the map's mass that lies on the object (1 for a map equal to the mask;
-  a map that ignores the object scores about the object's area fraction);
+* overlap, ``mask_mass_ratio``: the share of the map's mass that lies on the object (1 for a map equal to
+  the mask; a map that ignores the object scores about the object's area fraction);
 * ``auroc``: the probability that a random object pixel scores higher than a random background pixel
   (1 = perfect separation, 0.5 = no preference, ties count one half).
 
-The CME maps are compared with the object's mask at frame t, and SME's map (which compares frames t and
-t+1) with the union of the masks at t and t+1 (``motion_mask``). Masks are brought to the feature grid by
-area averaging (``downsample_mask``): a feature cell belongs to the object when at least half of it does.
+The maps are upsampled (bilinear) from the stage-1 grid to the clip's pixels and scored against the exact
+mask: the CME maps against the object's mask at frame t, SME's map (which compares frames t and t+1)
+against the union of the masks at t and t+1 (``motion_mask``).
 
 Everything here works on the real cmrlib modules: the maps are read from a model with forward hooks, never
 recomputed by a second implementation.
@@ -178,16 +178,35 @@ def sharpen(module: nn.Module, x: torch.Tensor, targets: dict) -> dict:
     return factors
 
 
+@torch.no_grad()
+def sharpen_fusion(cme: ChannelMotionEnhancement, x: torch.Tensor, spread: float = 4.0) -> float:
+    """Scale a CME's key weights (W2) so that, on ``x``, the logits d_tj inside each softmax span ``spread``.
+
+    k scales with the weight and d = -k k^T with its square; the span is read back from the module's own
+    fusion matrix (log softmax differs from d by a constant along the softmax axis). Returns the factor."""
+    log_fusion = cme.attention(x)["fusion"].log()
+    axis = 2 if cme.variant == "paper" else 1
+    current = float((log_fusion.amax(axis) - log_fusion.amin(axis)).max())
+    factor = (spread / current) ** 0.5
+    _weighted_layer(cme.key).weight.mul_(factor)
+    return factor
+
+
 def receptive_field(function, x: torch.Tensor, frame: int, channels) -> dict:
     """Which inputs one output unit sees: the output at (``frame``, ``channels``, centre pixel) of
     ``function(x)``, x on the (T, C, H, W) layout, traced back with autograd.
 
+    ``x`` may also be a stack (K, T, C, H, W) of inputs: the answer is then the union over the K inputs, so
+    that a ReLU that happens to be off at one input does not hide a path that exists.
     Returns the input frames and channels it depends on and the height and width of the input patch."""
-    x = x.detach().clone().requires_grad_(True)
-    out = function(x)
-    centre = out[frame, channels, out.shape[2] // 2, out.shape[3] // 2]
-    (grad,) = torch.autograd.grad(centre.abs().sum(), x)
-    seen = grad.abs() > 0  # (T, C, H, W)
+    inputs = x[None] if x.dim() == 4 else x
+    seen = torch.zeros(inputs.shape[1:], dtype=torch.bool)
+    for sample in inputs:
+        sample = sample.detach().clone().requires_grad_(True)
+        out = function(sample)
+        centre = out[frame, channels, out.shape[2] // 2, out.shape[3] // 2]
+        (grad,) = torch.autograd.grad(centre.abs().sum(), sample)
+        seen |= grad.abs() > 0  # (T, C, H, W)
     rows, cols = seen.any(dim=(0, 1, 3)).nonzero()[:, 0], seen.any(dim=(0, 1, 2)).nonzero()[:, 0]
     return {"frames": seen.flatten(1).any(1).nonzero()[:, 0].tolist(),
             "channels": seen.transpose(0, 1).flatten(1).any(1).nonzero()[:, 0].tolist(),
@@ -219,24 +238,26 @@ def top_k_for(channels: int) -> int:
 @dataclass
 class Figure5Maps:
     frames: np.ndarray          # (T, H, W, 3) uint8, the clip
-    object_mask: np.ndarray     # (T, h, w) bool, the moving object on the feature grid
-    motion_mask: np.ndarray     # (T, h, w) bool, the object at t or t+1
+    object_mask: np.ndarray     # (T, H, W) bool, the moving object
+    motion_mask: np.ndarray     # (T, H, W) bool, the object at t or t+1
+    feature_size: tuple         # (h, w) of the stage-1 features the maps come from
     gate: np.ndarray            # (T, C) CME's a_t at the first CMR-BlockB
     fusion: np.ndarray          # (T, T) CME's fusion matrix there
     top_k: int                  # channels averaged for each CME map
-    cme_top: np.ndarray         # (T, h, w) mean of the k channels with the largest gate, per frame
-    cme_bottom: np.ndarray      # (T, h, w) mean of the k channels with the smallest gate
-    sme: np.ndarray             # (T, h, w) SME's 1 - s_t at stage 1
+    cme_top: np.ndarray         # (T, H, W) mean of the k channels with the largest gate, per frame
+    cme_bottom: np.ndarray      # (T, H, W) mean of the k channels with the smallest gate
+    sme: np.ndarray             # (T, H, W) SME's 1 - s_t at stage 1
 
     def scores(self) -> dict:
+        """Overlap (mask_mass_ratio) and AUROC of each map, means over the frames where they are defined."""
         return {
             "object_area": float(self.object_mask.mean()),
-            "cme_top_mass": per_frame(mask_mass_ratio, self.cme_top, self.object_mask),
-            "cme_bottom_mass": per_frame(mask_mass_ratio, self.cme_bottom, self.object_mask),
+            "cme_top_overlap": per_frame(mask_mass_ratio, self.cme_top, self.object_mask),
+            "cme_bottom_overlap": per_frame(mask_mass_ratio, self.cme_bottom, self.object_mask),
             "cme_top_auroc": per_frame(auroc, self.cme_top, self.object_mask),
             "cme_bottom_auroc": per_frame(auroc, self.cme_bottom, self.object_mask),
             "motion_area": float(self.motion_mask.mean()),
-            "sme_mass": per_frame(mask_mass_ratio, self.sme, self.motion_mask),
+            "sme_overlap": per_frame(mask_mass_ratio, self.sme, self.motion_mask),
             "sme_auroc": per_frame(auroc, self.sme, self.motion_mask),
         }
 
@@ -248,15 +269,24 @@ def first_module(model: nn.Module, cls: type[nn.Module]) -> nn.Module:
     raise ValueError(f"the model has no {cls.__name__}; Figure 5 needs a CMR model with CME and SME")
 
 
+def upsample(maps: torch.Tensor, size) -> torch.Tensor:
+    """(T, h, w) -> (T, H, W), bilinear, as a heat map is stretched over its frame (identity if same size)."""
+    if tuple(maps.shape[1:]) == tuple(size):
+        return maps
+    return F.interpolate(maps[:, None].float(), size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+
+
 @torch.no_grad()
 def figure5_maps(model: nn.Module, frames, mask, top_k: int | None = None) -> Figure5Maps:
     """Figure 5's maps for one clip: frames uint8 (T, H, W, 3), mask bool (T, H, W), T = the model's segments.
 
     CME: the features entering the first CME of stage 1 (the input of the first CMR-BlockB), averaged per
     frame over the ``top_k`` channels with the largest and the smallest gate a_t. SME: 1 - s_t of the first
-    SME (the end of that block)."""
+    SME (the end of that block). The stage-1 grid is coarse (a quarter of the input size with the ImageNet
+    stem), so the maps are upsampled to the clip's pixels and scored against the exact mask."""
     model.eval()
     clip = clip_tensor(frames)
+    mask = _as_numpy(mask).astype(bool)
     cme = first_module(model, ChannelMotionEnhancement)
     sme = first_module(model, SpatialMotionEnhancement)
     x = module_input(model, cme, clip)  # (T, C, h, w)
@@ -266,12 +296,52 @@ def figure5_maps(model: nn.Module, frames, mask, top_k: int | None = None) -> Fi
     order = gate.argsort(dim=1, descending=True)  # (T, C)
     pick = lambda channels: torch.stack([x[t, channels[t]].mean(0) for t in range(x.shape[0])])  # noqa: E731
     motion = sme.motion_map(module_input(model, sme, clip))[0]  # (T, h', w')
-    object_mask = downsample_mask(mask, tuple(x.shape[2:]))
-    return Figure5Maps(frames=_as_numpy(frames), object_mask=object_mask,
-                       motion_mask=motion_mask(downsample_mask(mask, tuple(motion.shape[1:]))),
-                       gate=gate.numpy(), fusion=attention["fusion"][0].numpy(), top_k=k,
-                       cme_top=pick(order[:, :k]).numpy(), cme_bottom=pick(order[:, -k:]).numpy(),
-                       sme=motion.numpy())
+    size = mask.shape[1:]
+    return Figure5Maps(frames=_as_numpy(frames), object_mask=mask, motion_mask=motion_mask(mask),
+                       feature_size=tuple(x.shape[2:]), gate=gate.numpy(), fusion=attention["fusion"][0].numpy(),
+                       top_k=k, cme_top=upsample(pick(order[:, :k]), size).numpy(),
+                       cme_bottom=upsample(pick(order[:, -k:]), size).numpy(), sme=upsample(motion, size).numpy())
+
+
+def load_trained(run_dir) -> nn.Module:
+    """The model of a finished training run (``run_dir``/checkpoints/last.pt), in eval mode."""
+    from pathlib import Path
+
+    from cmrlib.evaluate import load_run_config
+    from cmrlib.train import build_model, load_checkpoint
+
+    run_dir = Path(run_dir)
+    weights = run_dir / "checkpoints" / "last.pt"
+    if not weights.exists():
+        raise ValueError(f"no checkpoint {weights}; train the run first")
+    state = load_checkpoint(weights)["model"]
+    model = build_model(load_run_config(run_dir), num_classes=state["fc.weight"].shape[0])
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def trained_cmr(profile: str, seed: int = 0, retrain_before: float | None = None, **overrides):
+    """(model, row) of the book's cached CMR run on synth-something (``cmrlib.experiments.run``).
+
+    Checkpoints are not committed, so a clone that has the run's results but not its weights retrains the
+    run once (runs are deterministic for a seed on the same machine)."""
+    from cmrlib import experiments
+
+    row = experiments.run("cmr", profile, seed, retrain_before=retrain_before, **overrides)
+    run_dir = experiments.root() / row["run_dir"]
+    if not (run_dir / "checkpoints" / "last.pt").exists():
+        row = experiments.run("cmr", profile, seed, force=True, **overrides)
+    return load_trained(run_dir), row
+
+
+def figure5_clips(num_classes: int, num_frames: int, size: int, count: int = 8, first_seed: int = 10_000):
+    """The Figure 5 clips: [(name, frames, mask)], synth-something clip i of class i % num_classes rendered
+    with seed first_seed + i (seeds the generated datasets are very unlikely to use)."""
+    from cmrlib.data.synth import BENCHMARKS, render_clip
+
+    classes = BENCHMARKS["synth-something"].classes
+    return [(f"{i}: {classes[i % num_classes]}",
+             *render_clip("synth-something", i % num_classes, first_seed + i, num_frames, size)) for i in range(count)]
 
 
 def figure5_table(model: nn.Module, clips, top_k: int | None = None) -> pd.DataFrame:
@@ -282,16 +352,17 @@ def figure5_table(model: nn.Module, clips, top_k: int | None = None) -> pd.DataF
 
 # ------------------------------------------------------------------------------------------------- pictures
 def plot_matrix(matrix, ax=None, title: str = "", xlabel: str = "", ylabel: str = "", fmt: str = ".2f",
-                cmap: str = "viridis", annotate: bool = True, **kwargs):
-    """A small matrix as an annotated heat map (rows and columns numbered from 1, like the equations)."""
+                cmap: str = "viridis", annotate: bool = True, first_column: int = 1, **kwargs):
+    """A small matrix as an annotated heat map. Rows are numbered from 1, like frames in the equations;
+    columns from ``first_column`` (0 for channel indices as the code counts them)."""
     import seaborn as sns
 
     matrix = _as_numpy(matrix)
     if ax is None:
         _, ax = plt.subplots(figsize=(0.5 * matrix.shape[1] + 1.5, 0.45 * matrix.shape[0] + 1))
     sns.heatmap(matrix, ax=ax, annot=annotate, fmt=fmt, cmap=cmap, cbar=not annotate, square=False,
-                xticklabels=np.arange(1, matrix.shape[1] + 1), yticklabels=np.arange(1, matrix.shape[0] + 1),
-                annot_kws={"fontsize": 7}, **kwargs)
+                xticklabels=np.arange(first_column, first_column + matrix.shape[1]),
+                yticklabels=np.arange(1, matrix.shape[0] + 1), annot_kws={"fontsize": 7}, **kwargs)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return ax
 

@@ -214,8 +214,9 @@ def test_pretrained_missing_file_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("call, parameter", [
     (lambda: build_model("i3d", 5, T), "method"),
-    (lambda: build_model("cmr", 5, T, width=0.25, r=3), "r=3"),
-    (lambda: build_model("cmr", 5, T, width=0.125, r=16), "r=16"),
+    (lambda: build_model("cmr", 5, T, width=0.25, r=3), "r1=3 .* divides channels=16"),
+    (lambda: build_model("cmr", 5, T, width=0.125, r=16), "r1=16 .* divides channels=8"),
+    (lambda: build_model("pem", 5, T, width=0.25, r=32), "r=32 .* divides channels=16"),
     (lambda: build_model("pem", 5, T, r=0), "r=0"),
     (lambda: build_model("tsm", 5, 1), "num_segments"),
     (lambda: build_model("cmr", 5, 1), "num_segments"),

@@ -107,7 +107,7 @@ def test_figure5_maps_read_the_input_of_the_first_block_and_rank_channels_by_the
     np.testing.assert_allclose(maps.sme, expected, atol=1e-6)
     np.testing.assert_array_equal(maps.object_mask, mask)
     scores = maps.scores()
-    assert set(scores) >= {"cme_top_mass", "cme_bottom_mass", "cme_top_auroc", "sme_auroc"}
+    assert set(scores) >= {"cme_top_overlap", "cme_bottom_overlap", "cme_top_auroc", "sme_auroc"}
     assert all(0 <= scores[k] <= 1 for k in scores)
 
 
@@ -122,3 +122,20 @@ def test_frame_dependence_of_the_temporal_shift_is_tridiagonal():
     shift = TemporalShift(16, 5)
     dependence = V.frame_dependence(shift, torch.randn(5, 16, 2, 2), 5)
     np.testing.assert_array_equal(dependence > 0, np.eye(5, k=-1) + np.eye(5) + np.eye(5, k=1) > 0)
+
+
+def test_figure5_maps_are_upsampled_to_the_clips_pixels_when_the_stage1_grid_is_coarser():
+    torch.manual_seed(0)
+    model = build_model("cmr", num_classes=4, num_segments=4, width=0.25)  # ImageNet stem: stride 4
+    frames, mask = V.moving_square_clip(num_frames=4, size=24, square=8, step=5)
+    maps = V.figure5_maps(model, frames, mask)
+    assert maps.feature_size == (6, 6)
+    assert maps.cme_top.shape == maps.sme.shape == (4, 24, 24)
+    np.testing.assert_array_equal(maps.object_mask, mask)
+    np.testing.assert_array_equal(maps.motion_mask, V.motion_mask(mask))
+
+
+def test_upsample_is_the_identity_at_the_same_size_and_keeps_a_constant_map():
+    maps = torch.rand(3, 5, 5)
+    assert torch.equal(V.upsample(maps, (5, 5)), maps)
+    assert torch.allclose(V.upsample(torch.full((2, 3, 3), 0.25), (12, 12)), torch.full((2, 12, 12), 0.25))

@@ -40,12 +40,12 @@ from torch.utils.data import Dataset
 from cmrlib.data.formats import Annotations, Entry, load_annotations
 from cmrlib.data.transforms import test_views, train_transform
 
-try:  # decord prints every ffmpeg complaint; the dataset reports failures itself
-    import decord
+# PyAV first: decord's wheel bundles an older libvpx whose global symbols, once loaded, break PyAV's VP8/VP9
+# encoders ("avcodec_open2 ... returned 22"). Loaded in this order, both libraries work.
+import av  # noqa: F401, E402
+import decord  # noqa: E402
 
-    decord.logging.set_level(decord.logging.QUIET)
-except ImportError:  # pragma: no cover - decord is a dependency; kept importable for check-data's message
-    decord = None
+decord.logging.set_level(decord.logging.QUIET)  # the dataset reports failures itself
 
 log = logging.getLogger("cmrlib.data")
 
@@ -110,8 +110,6 @@ def diagnose_video(path: str) -> str:
         head = handle.read(16)
     if not head:
         return "truncated"
-    import av  # only needed on this slow path
-
     try:
         with av.open(path) as container:
             streams = container.streams.video
@@ -146,8 +144,8 @@ def read_video(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray
 
 
 def read_frame_folder(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
-    """Like ``read_video`` for a folder of JPEG/PNG frames (sorted by name), decoded with torchvision."""
-    from torchvision.io import ImageReadMode, decode_image, read_file
+    """Like ``read_video`` for a folder of JPEG/PNG frames (sorted by name), decoded with Pillow."""
+    from PIL import Image, UnidentifiedImageError
 
     try:
         names = sorted(n for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS))
@@ -161,11 +159,12 @@ def read_frame_folder(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.
     for i in unique:
         file = os.path.join(path, names[i])
         try:
-            images.append(decode_image(read_file(file), mode=ImageReadMode.RGB).permute(1, 2, 0).numpy())
-        except (RuntimeError, ValueError):
-            with open(file, "rb") as handle:
-                jpeg = handle.read(2) == b"\xff\xd8"
-            raise ClipError("truncated" if jpeg else "not_a_video", file) from None
+            with Image.open(file) as image:
+                images.append(np.asarray(image.convert("RGB")))
+        except UnidentifiedImageError:
+            raise ClipError("not_a_video", file) from None
+        except OSError:  # Pillow's "image file is truncated" and friends
+            raise ClipError("truncated", file) from None
     if len({im.shape for im in images}) > 1:
         raise ClipError("truncated", f"{path}: frames of different sizes")
     return np.stack(images)[inverse.reshape(indices.shape)], len(names)
@@ -230,7 +229,7 @@ class VideoClipDataset(Dataset):
         frames = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # (clips, T, 3, H, W) uint8
         label = entry.label
         if self.train:
-            flip = self.flip and rng.random() < 0.5
+            flip = rng.random() < 0.5 and self.flip  # the coin is always drawn: crops do not depend on flip
             clip = train_transform(frames[0], rng, self.size, flip)
             if flip:
                 label = self.flip_map.get(label, label)

@@ -212,9 +212,9 @@ def _ssv2(root: Path, split: str) -> Annotations:
         clip_id = str(item["id"])
         video = next((f"{clip_id}{ext}" for ext in (".webm", ".mp4") if f"{clip_id}{ext}" in present), None)
         if name not in index:
-            drop(folder / f"{clip_id}.webm", f"unknown label {name!r}")
+            drop(folder / (video or f"{clip_id}.webm|.mp4"), f"unknown label {name!r}")
         elif video is None:
-            drop(folder / f"{clip_id}.webm", "missing video")
+            drop(folder / f"{clip_id}.webm|.mp4", "missing video")
         else:
             entries.append(Entry(str(folder / video), index[name], clip_id))
     flip_map = {int(k): int(v) for k, v in meta.get("flip_map", {}).items()}

@@ -19,8 +19,10 @@ Nobody here can download Something-Something or Kinetics, so the book stands on 
   scores (TSN's average consensus) can solve it; a view that combines far-apart frames can.
 
 ``render_clip(benchmark, label, seed, num_frames, size)`` returns the frames and the mask of the main moving
-object (the object of the action; the flashing marker in synth-longrange), and ``generate`` uses it to write
-the dataset. Rendering is vectorised numpy over (frames, height, width) and is deterministic for a seed.
+object (the object of the action; the flashing marker in synth-longrange), or with ``mask="movers"`` of
+everything that moves; ``generate`` uses it to write the dataset. Rendering is vectorised numpy over
+(frames, height, width) and is deterministic for a seed. A horizontal flip swaps "left to right" with
+"right to left" and "clockwise" with "anticlockwise" (``meta.json``'s ``flip_map``) and keeps other classes.
 
 A dataset root (``generate``'s ``out``; default ``data/<profile>/<benchmark>``) holds::
 
@@ -70,6 +72,9 @@ SYNTH_PROFILES: dict[str, dict] = {
 #: (byte-identical output for a seed).
 X264_OPTIONS = {"crf": "18", "preset": "veryfast",
                 "x264-params": "bframes=0:keyint=16:min-keyint=16:scenecut=0:threads=1"}
+
+#: What ``render_clip`` can return as the mask.
+MASKS = ("object", "movers")
 
 Array = np.ndarray
 
@@ -139,27 +144,56 @@ class Sprite:
     freq: float = 6.0
     phase: float = 0.0
     stretch: Array | float = 1.0  # scale of the local u axis (folding), anchored at u = -1
+    moving: bool = True  # False for a prop that stays put in the world
 
-    def draw(self, canvas: Array, ys: Array, xs: Array, visible: Array | None = None) -> Array:
-        """Alpha-blend onto ``canvas`` (F,H,W,3) in place; return the sprite's coverage mask (F,H,W) bool.
+    def window(self) -> int:
+        """Side of the square pixel window that holds the sprite in every frame (shapes fit in radius 1.25)."""
+        return 2 * int(np.ceil(1.25 * float(np.max(self.radius)) + 1.0)) + 1
 
-        ``ys``, ``xs``: the world coordinates of every pixel, (F,H,W) (or (H,W) for a still camera)."""
-        f = lambda a: np.broadcast_to(np.asarray(a, np.float32), self.x.shape)[:, None, None]  # noqa: E731
-        dx, dy = xs - f(self.x), ys - f(self.y)
-        cos, sin, r = np.cos(f(self.angle)), np.sin(f(self.angle)), f(self.radius)
+    def draw(self, canvas: "Canvas", visible: Array | None = None) -> Array:
+        """Alpha-blend onto ``canvas`` in place; return the sprite's coverage mask (F,H,W) bool.
+
+        Only a window around the sprite is computed in each frame: the work is (F, w, w), not (F, H, W)."""
+        num_frames, w = len(self.x), self.window()
+        f = lambda a: np.broadcast_to(np.asarray(a, np.float32), (num_frames,))  # noqa: E731
+        x, y, radius, stretch = f(self.x), f(self.y), f(self.radius), f(self.stretch)
+        # Screen position of each window's first pixel; world coordinates of the window's pixel centres.
+        left = np.clip(np.floor(x - canvas.shift[:, 0]).astype(int) - w // 2, -canvas.pad, canvas.size + canvas.pad - w)
+        top = np.clip(np.floor(y - canvas.shift[:, 1]).astype(int) - w // 2, -canvas.pad, canvas.size + canvas.pad - w)
+        offsets = np.arange(w)
+        dx = (left[:, None] + offsets + 0.5 + canvas.shift[:, 0, None] - x[:, None])[:, None, :]  # (F,1,w)
+        dy = (top[:, None] + offsets + 0.5 + canvas.shift[:, 1, None] - y[:, None])[:, :, None]  # (F,w,1)
+        angle = f(self.angle)[:, None, None]
+        cos, sin, r = np.cos(angle), np.sin(angle), radius[:, None, None]
         u = (cos * dx + sin * dy) / r
         v = (-sin * dx + cos * dy) / r
-        stretch = f(self.stretch)
+        stretch = stretch[:, None, None]
         u = (u + 1.0) / stretch - 1.0  # the object extends from u = -1 to u = 2 * stretch - 1
         alpha = np.clip(0.5 - _sdf(self.shape, u, v) * r * np.minimum(stretch, 1.0), 0.0, 1.0)
         if visible is not None:
             alpha = alpha * np.asarray(visible, np.float32)[:, None, None]
         tex = _texture(self.texture, u, v, self.freq, self.phase)[..., None]
         colour = self.colours[0] + (self.colours[1] - self.colours[0]) * tex
+        frame = np.arange(num_frames)[:, None, None]
+        rows = (top[:, None] + canvas.pad + offsets)[:, :, None]
+        cols = (left[:, None] + canvas.pad + offsets)[:, None, :]
         a = alpha[..., None]
-        canvas *= 1.0 - a
-        canvas += a * colour
-        return alpha >= 0.5
+        canvas.rgb[frame, rows, cols] = canvas.rgb[frame, rows, cols] * (1.0 - a) + a * colour
+        mask = np.zeros(canvas.rgb.shape[:3], bool)
+        mask[frame, rows, cols] = alpha >= 0.5
+        return canvas.crop(mask)
+
+
+@dataclass(eq=False)
+class Canvas:
+    """Frames being drawn, padded by ``pad`` pixels on each side so that sprite windows never fall off."""
+    rgb: Array  # (F, size + 2 pad, size + 2 pad, 3) float32 in [0, 1]
+    shift: Array  # (F, 2) camera displacement (x, y) in pixels: screen pixel p shows world point p + shift
+    size: int
+    pad: int
+
+    def crop(self, padded: Array) -> Array:
+        return padded[:, self.pad:self.pad + self.size, self.pad:self.pad + self.size]
 
 
 def _hsv(h: float, s: float, v: float) -> Array:
@@ -218,16 +252,15 @@ def _generic_background(rng: np.random.Generator, n: int) -> Array:
 
 @dataclass
 class Camera:
-    """Integer crop offsets (F,) into a background of side size + 2 * margin, and the float shift (F, 2)."""
+    """A camera path: ``shift`` (F, 2) in pixels, within +-``margin``, over a background of side
+    size + 2 * margin. Screen pixel p shows world point p + shift; the background moves by whole pixels."""
     margin: int
     shift: Array  # (F, 2) camera displacement in pixels (x, y); world points move by -shift on screen
 
     def crop(self, background: Array, size: int) -> Array:
         """Per-frame crops (F, size, size, 3) of the background."""
         off = np.clip(np.rint(self.shift).astype(int) + self.margin, 0, 2 * self.margin)
-        rows = off[:, 1, None] + np.arange(size)[None]  # (F, size)
-        cols = off[:, 0, None] + np.arange(size)[None]
-        return background[rows[:, :, None], cols[:, None, :]]
+        return np.stack([background[y:y + size, x:x + size] for x, y in off])
 
 
 def _random_camera(rng: np.random.Generator, num_frames: int, size: int) -> Camera:
@@ -240,7 +273,7 @@ def _random_camera(rng: np.random.Generator, num_frames: int, size: int) -> Came
         t = np.linspace(-0.5, 0.5, num_frames, dtype=np.float32)[:, None]
         shift = t * length * np.array([np.cos(direction), np.sin(direction)], np.float32)
     elif kind == 1:
-        shift = rng.normal(0.0, 0.04 * size / 16, (num_frames, 2)).astype(np.float32)
+        shift = np.clip(rng.normal(0.0, 0.6 * size / 64, (num_frames, 2)), -margin, margin).astype(np.float32)
     else:
         shift = np.zeros((num_frames, 2), np.float32)
     return Camera(margin=margin, shift=shift)
@@ -271,7 +304,7 @@ def _distractors(rng: np.random.Generator, num_frames: int, size: int, count: in
 
 
 def _progress(rng: np.random.Generator, num_frames: int) -> Array:
-    """Action progress (F,) in [0, 1]: the action occupies a random window and is eased in and out.
+    """Action progress (F,) in [0, 1]: the action occupies a random window, linearly or eased in and out.
 
     The window's distribution is symmetric under time reversal, so reversed clips are as likely as forward."""
     start, end = rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0)
@@ -375,7 +408,7 @@ def _something_scene(kind: str, rng: np.random.Generator, num_frames: int, size:
     main = _random_sprite(rng, x=x, y=y, radius=radius, angle=angle, stretch=stretch)
     prop_sprite = Sprite(shape="square", x=const(prop[0]), y=const(prop[1]), radius=const(prop_half / 0.8),
                          angle=const(rng.uniform(-0.15, 0.15)), colours=_random_colours(rng),
-                         texture=str(rng.choice(TEXTURES)), freq=float(rng.uniform(4, 9)))
+                         texture=str(rng.choice(TEXTURES)), freq=float(rng.uniform(4, 9)), moving=False)
     return main, prop_sprite, behind
 
 
@@ -394,20 +427,24 @@ def _compose(size: int, camera: Camera, background: Array, sprites: list[Sprite]
     """Draw the background, then ``sprites``, then the main objects (each with an optional per-frame
     visibility (F,) bool), then ``in_front`` (sprites the main objects pass behind), through the camera.
 
-    Returns uint8 frames (F,H,W,3) and the visible mask of the main objects (F,H,W) bool."""
-    canvas = camera.crop(background, size).astype(np.float32)
-    pixel = np.arange(size, dtype=np.float32) + 0.5
-    ys = pixel[None, :, None] + camera.shift[:, 1, None, None]  # (F,H,1) world y of each screen row
-    xs = pixel[None, None, :] + camera.shift[:, 0, None, None]  # (F,1,W) world x of each screen column
-    for sprite in sprites:
-        sprite.draw(canvas, ys, xs)
-    mask = np.zeros(canvas.shape[:3], bool)
-    for sprite, visible in mains:
-        mask |= sprite.draw(canvas, ys, xs, visible)
-    for sprite in in_front:
-        mask &= ~sprite.draw(canvas, ys, xs)
-    frames = np.clip(np.rint(canvas * 255.0), 0, 255).astype(np.uint8)
-    return frames, mask
+    Returns uint8 frames (F,H,W,3) and the visible masks (F,H,W) bool: "object" (the main objects) and
+    "movers" (the main objects and every other sprite that moves in the world, i.e. not the static prop)."""
+    everything = [*sprites, *(m for m, _ in mains), *in_front]
+    pad = max(s.window() for s in everything)
+    canvas = Canvas(np.zeros((len(camera.shift), size + 2 * pad, size + 2 * pad, 3), np.float32), camera.shift,
+                    size, pad)
+    canvas.crop(canvas.rgb)[:] = camera.crop(background, size)
+    masks = {name: np.zeros((len(camera.shift), size, size), bool) for name in MASKS}
+    layers = [(s, None, False) for s in sprites] + [(m, v, True) for m, v in mains] + [(s, None, False) for s in in_front]
+    for sprite, visible, main in layers:
+        cover = sprite.draw(canvas, visible)
+        for name, counts in (("object", main), ("movers", main or sprite.moving)):
+            if counts:
+                masks[name] |= cover
+            else:  # drawn on top: hides what it covers
+                masks[name] &= ~cover
+    frames = np.clip(np.rint(canvas.crop(canvas.rgb) * 255.0), 0, 255).astype(np.uint8)
+    return frames, masks
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -579,22 +616,29 @@ def _profile(name: str) -> dict:
     return SYNTH_PROFILES[name]
 
 
-def render_clip(benchmark: str, label: int, seed: int, num_frames: int, size: int) -> tuple[Array, Array]:
-    """Render one clip: frames uint8 (F, size, size, 3) and the main moving object's mask bool (F, size, size).
+def render_clip(benchmark: str, label: int, seed: int, num_frames: int, size: int,
+                mask: str = "object") -> tuple[Array, Array]:
+    """Render one clip: frames uint8 (F, size, size, 3) and a mask bool (F, size, size).
 
-    Deterministic for (benchmark, label, seed, num_frames, size). A backward class of a reversal pair
-    renders its forward partner with the same seed and reverses the frame order, exactly."""
+    ``mask="object"``: the visible pixels of the main moving object (the object of the action; the scene's
+    object in synth-kinetics; the flashing marker in synth-longrange). ``mask="movers"``: those plus the
+    distractors, i.e. everything that moves in the world (the background and the prop move only with the
+    camera). Deterministic for (benchmark, label, seed, num_frames, size). A backward class of a reversal
+    pair renders its forward partner with the same seed and reverses the frame order, exactly."""
     spec = _benchmark(benchmark)
     if not 0 <= int(label) < len(spec.classes):
         raise ValueError(f"label {label} out of range for {benchmark} ({len(spec.classes)} classes)")
     if int(num_frames) < 2 or int(size) < 8:
         raise ValueError(f"need num_frames >= 2 and size >= 8, got num_frames={num_frames}, size={size}")
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
     rng = np.random.default_rng(int(seed))
     forward = spec.backward.get(int(label), int(label))
-    frames, mask = spec.render(spec.classes[forward], rng, int(num_frames), int(size))
+    frames, masks = spec.render(spec.classes[forward], rng, int(num_frames), int(size))
+    chosen = masks[mask]
     if forward != int(label):
-        frames, mask = frames[::-1], mask[::-1]
-    return np.ascontiguousarray(frames), np.ascontiguousarray(mask)
+        frames, chosen = frames[::-1], chosen[::-1]
+    return np.ascontiguousarray(frames), np.ascontiguousarray(chosen)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -674,7 +718,7 @@ def _make_clip(job: tuple[str, int, Path, ClipPlan]) -> dict:
     return {**plan.__dict__, "path": _video_path(plan), "bytes": len(data), "sha1": hashlib.sha1(data).hexdigest()}
 
 
-def _file_matches(root: Path, record: dict | None) -> bool:
+def file_matches(root: Path, record: dict | None) -> bool:
     if not record:
         return False
     path = root / record["path"]
@@ -694,7 +738,9 @@ def _fingerprint(benchmark: str, profile: str, seed: int) -> str:
 
 
 def default_root(benchmark: str, profile: str) -> Path:
-    return Path("data") / profile / benchmark
+    """``data/<profile>/<benchmark>`` under $CMR_ROOT, else under the repository root."""
+    project = Path(os.environ.get("CMR_ROOT", Path(__file__).resolve().parents[2]))
+    return project / "data" / profile / benchmark
 
 
 def generate(benchmark: str, profile: str, out: str | os.PathLike | None = None, seed: int = 0,
@@ -715,7 +761,7 @@ def generate(benchmark: str, profile: str, out: str | os.PathLike | None = None,
     plans = plan_clips(benchmark, profile, seed)
 
     start = time.perf_counter()
-    records = {p.id: old_clips[p.id] for p in plans if _file_matches(root, old_clips.get(p.id))}
+    records = {p.id: old_clips[p.id] for p in plans if file_matches(root, old_clips.get(p.id))}
     todo = [p for p in plans if p.id not in records]
     jobs = [(benchmark, params["size"], root, p) for p in todo]
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
@@ -779,11 +825,12 @@ def _write_annotations(spec: Benchmark, profile: str, seed: int, root: Path, pla
     _atomic_write_text(root / "meta.json", dump(meta))
 
 
-def rerender(root: str | os.PathLike, clip_id: str) -> tuple[Array, Array]:
+def rerender(root: str | os.PathLike, clip_id: str, mask: str = "object") -> tuple[Array, Array]:
     """Frames and mask of one generated clip, re-rendered from its manifest record (e.g. for Figure 5)."""
     manifest = json.loads((Path(root) / "manifest.json").read_text())
     record = manifest["clips"][str(clip_id)]
-    return render_clip(manifest["benchmark"], record["label"], record["seed"], record["num_frames"], manifest["size"])
+    return render_clip(manifest["benchmark"], record["label"], record["seed"], record["num_frames"],
+                       manifest["size"], mask)
 
 
 def main(argv=None) -> int:
@@ -791,7 +838,7 @@ def main(argv=None) -> int:
     parser.add_argument("--benchmark", required=True, choices=[*BENCHMARKS, "all"])
     parser.add_argument("--profile", default="cpu", choices=list(SYNTH_PROFILES))
     parser.add_argument("--out", default=None,
-                        help="dataset root (default data/<profile>/<benchmark>); with 'all': the parent folder")
+                        help="dataset root (default: data/<profile>/<benchmark> in the repository); with 'all': the parent folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="rendering processes (default: all CPUs)")
     args = parser.parse_args(argv)

@@ -66,6 +66,8 @@ class MultipleTemporalAggregation(nn.Module):
         self.spatial = nn.ModuleList(nn.Conv2d(width, width, 3, stride, 1, bias=False)
                                      for _ in range(FRAGMENTS - 1))
         self.bns = nn.ModuleList(nn.BatchNorm2d(width) for _ in range(FRAGMENTS - 1))
+        for conv in self.spatial:  # torchvision's ResNet init, as the conv2 that MTA replaces
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
         self.pool = nn.AvgPool2d(3, stride, 1) if stride > 1 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,151 @@
+"""Verdict logic of cmrlib.claims on constructed per-seed results whose verdict is known."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cmrlib import claims
+from cmrlib.claims import HELD, INCONCLUSIVE, NOT_HELD, compare
+
+
+def test_t_quantiles_match_the_table_and_floor_the_degrees_of_freedom():
+    assert claims.t_quantile_975(1) == pytest.approx(12.706)
+    assert claims.t_quantile_975(2) == pytest.approx(4.303)
+    assert claims.t_quantile_975(2.9) == pytest.approx(4.303)  # floor: conservative
+    assert claims.t_quantile_975(math.inf) == pytest.approx(1.96)
+    with pytest.raises(ValueError):
+        claims.t_quantile_975(0.5)
+
+
+def test_clear_improvement_is_held_with_the_welch_interval():
+    a, b = [60.0, 61.0, 62.0], [50.0, 51.0, 52.0]
+    effect = compare(a, b)
+    assert effect.verdict == HELD
+    assert effect.diff == pytest.approx(10.0)
+    # Welch: se = sqrt(1/3 + 1/3), df = 4 -> t = 2.776
+    half = 2.776 * math.sqrt(2 / 3)
+    assert effect.ci_low == pytest.approx(10 - half, abs=1e-3)
+    assert effect.ci_high == pytest.approx(10 + half, abs=1e-3)
+    assert effect.std_a == pytest.approx(1.0)
+
+
+def test_clear_loss_is_not_held_and_overlap_is_inconclusive():
+    assert compare([40.0, 41.0, 42.0], [50.0, 51.0, 52.0]).verdict == NOT_HELD
+    assert compare([50.0, 55.0, 45.0], [49.0, 54.0, 46.0]).verdict == INCONCLUSIVE
+
+
+def test_identical_results_do_not_support_a_greater_claim():
+    assert compare([50.0, 50.0, 50.0], [50.0, 50.0, 50.0]).verdict == NOT_HELD
+
+
+def test_one_seed_is_always_inconclusive_whatever_the_means():
+    effect = compare([90.0], [10.0])
+    assert effect.verdict == INCONCLUSIVE
+    assert "2 seeds" in effect.reason
+    assert math.isnan(effect.ci_low)
+
+
+def test_paired_comparison_uses_per_seed_differences():
+    # a large spread across seeds but a constant +1 within each seed: only pairing resolves it
+    a = pd.Series([31.0, 51.0, 71.0], index=[0, 1, 2])
+    b = pd.Series([30.0, 50.0, 70.0], index=[0, 1, 2])
+    assert compare(a, b).verdict == INCONCLUSIVE
+    paired = compare(a, b, paired=True)
+    assert paired.verdict == HELD
+    assert paired.ci_low == pytest.approx(1.0) and paired.ci_high == pytest.approx(1.0)
+
+
+def test_paired_comparison_aligns_seeds():
+    a = pd.Series([2.0, 3.0, 4.0], index=[2, 0, 1])
+    b = pd.Series([1.0, 2.0, 3.0, 99.0], index=[0, 1, 2, 7])
+    effect = compare(a, b, paired=True)  # seed 0: 3-1, seed 1: 4-2, seed 2: 2-3
+    assert effect.n_a == 3 and effect.diff == pytest.approx(1.0)
+
+
+def test_equivalence_within_and_outside_the_margin():
+    assert compare([50.0, 50.2, 49.8], [50.1, 49.9, 50.0], "equivalent", margin=2.0).verdict == HELD
+    assert compare([60.0, 60.2, 59.8], [50.1, 49.9, 50.0], "equivalent", margin=2.0).verdict == NOT_HELD
+    assert compare([50.0, 56.0, 44.0], [50.0, 50.0, 50.0], "equivalent", margin=2.0).verdict == INCONCLUSIVE
+
+
+def test_non_inferiority():
+    assert compare([49.5, 49.7, 49.6], [50.0, 50.1, 49.9], "not_worse", margin=2.0).verdict == HELD
+    assert compare([40.0, 40.2, 39.8], [50.0, 50.1, 49.9], "not_worse", margin=2.0).verdict == NOT_HELD
+
+
+def test_comparison_with_a_constant_reference():
+    effect = compare([50.0, 52.0, 48.0], 50.0, "equivalent", margin=10.0)
+    assert effect.verdict == HELD and effect.n_b == 0
+    assert compare([75.0, 76.0, 74.0], 50.0).verdict == HELD
+
+
+def test_bad_arguments_fail_with_a_message():
+    with pytest.raises(ValueError, match="kind"):
+        compare([1.0, 2.0], [1.0, 2.0], kind="bigger")
+    with pytest.raises(ValueError, match="margin"):
+        compare([1.0, 2.0], [1.0, 2.0], "equivalent", margin=-1)
+    with pytest.raises(ValueError, match="non-finite"):
+        compare([1.0, float("nan")], [1.0, 2.0])
+
+
+def test_combine():
+    assert claims.combine([HELD, HELD]) == HELD
+    assert claims.combine([HELD, INCONCLUSIVE]) == INCONCLUSIVE
+    assert claims.combine([HELD, NOT_HELD, INCONCLUSIVE]) == NOT_HELD
+    assert claims.combine([]) == INCONCLUSIVE
+
+
+def _grid(values: dict, frames: int = 8, metric: str = "top1") -> pd.DataFrame:
+    return pd.DataFrame([{"label": label, "seed": seed, "frames": frames, metric: value}
+                         for label, per_seed in values.items() for seed, value in enumerate(per_seed)])
+
+
+def test_assess_claim_1_held_when_both_modules_help_and_combine():
+    t6 = _grid({"baseline": [40, 41, 42], "+MEM": [44, 45, 46], "+PEM": [45, 46, 47],
+                "+CME": [50, 51, 52], "+SME": [50, 51.5, 51], "+CME&SME": [52, 53, 54]})
+    assessed = {c.key: c for c in claims.assess({"table6": t6})}
+    assert assessed["1"].verdict == HELD
+    assert assessed["2"].verdict == INCONCLUSIVE  # the long-range checks were not run
+    assert "not run" in assessed["2"].note
+
+
+def test_assess_claim_1_not_held_when_cme_hurts():
+    t6 = _grid({"baseline": [50, 51, 52], "+MEM": [44, 45, 46], "+PEM": [45, 46, 47],
+                "+CME": [40, 41, 42], "+SME": [55, 56, 57], "+CME&SME": [55, 56, 57]})
+    assessed = {c.key: c for c in claims.assess({"table6": t6})}
+    assert assessed["1"].verdict == NOT_HELD
+
+
+def test_assess_claim_3_ordering_and_claim_12_paired_multiview():
+    t4 = _grid({"TSN": [10, 11, 12], "TSN+CME&SME": [30, 31, 32], "TIM": [40, 41, 42], "TIM+CME&SME": [50, 51, 52]})
+    t1 = pd.concat([_grid({"CMR": [50, 60, 70]}, 8).assign(top1_multiview=[51, 61, 71]),
+                    _grid({"CMR": [55, 65, 75]}, 16).assign(top1_multiview=[54, 64, 74])])
+    assessed = {c.key: c for c in claims.assess({"table4": t4, "table1": t1})}
+    assert assessed["3"].verdict == HELD
+    checks = {check.statement: check.effect.verdict for check in assessed["12"].checks}
+    assert checks["CMR 8f: 2 clips × 3 crops > 1 view"] == HELD
+    assert checks["CMR 16f: 2 clips × 3 crops > 1 view"] == NOT_HELD
+    assert assessed["12"].verdict == NOT_HELD
+
+
+def test_every_claim_is_present_and_empty_inputs_give_inconclusive():
+    assessed = claims.assess({})
+    assert [c.key for c in assessed] == [str(k) for k in range(1, 13)]
+    assert all(c.verdict == INCONCLUSIVE for c in assessed)
+    summary = claims.summary_frame(assessed)
+    assert list(summary["claim"]) == [str(k) for k in range(1, 13)]
+    headline = claims.headline(assessed)
+    assert headline["n_claims"] == 12 and headline["n_inconclusive"] == 12
+    assert headline["held_list"] == "none" and headline["cme_gain_interval"] == "n/a"
+    assert headline["cme_gain"] == "n/a"
+
+
+def test_checks_frame_reports_effect_interval_and_paper():
+    t6 = _grid({"baseline": [40, 41, 42], "+CME": [50, 51, 52]})
+    frame = claims.checks_frame(claims.assess({"table6": t6}))
+    row = frame[frame["check"] == "+CME > baseline"].iloc[0]
+    assert row["effect"] == pytest.approx(10.0)
+    assert row["verdict"] == HELD
+    assert row["paper"] == "50.6 vs 46.1 (+4.5)"
+    assert row["ours_a"] == "51.0 ± 1.0"

@@ -1,0 +1,145 @@
+"""cmrlib.experiments: the run cache (reuse, retrain on a config change, force), grids, summaries, bad input.
+
+Runs train at the smoke profile on a tiny subset inside a temporary CMR_ROOT, so these tests neither read
+nor write the repository's runs/ and take seconds each.
+"""
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from cmrlib import experiments as ex
+from cmrlib import runs
+
+TINY = {"train_subset": 8, "val_subset": 8}
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+    monkeypatch.setenv("CMR_QUIET", "1")
+    return tmp_path
+
+
+def test_a_run_is_reused_when_config_and_code_are_unchanged(root):
+    first = ex.run("tsn", "smoke", seed=0, **TINY)
+    assert not first["reused"]
+    run_dir = root / first["run_dir"]
+    assert run_dir.is_dir() and str(run_dir).startswith(str(root / "runs" / "smoke" / "synth-something"))
+    finished = (run_dir / "final.json").stat().st_mtime
+
+    tic = time.perf_counter()
+    again = ex.run("tsn", "smoke", seed=0, **TINY)
+    assert again["reused"] and again["run_dir"] == first["run_dir"]
+    assert again["top1"] == first["top1"]
+    assert time.perf_counter() - tic < 5
+    assert (run_dir / "final.json").stat().st_mtime == finished  # not rewritten
+    assert again["run_key"] == runs.run_key(ex.resolve(ex.spec("TSN", "tsn", **TINY), "smoke", 0))
+
+
+def test_a_config_change_trains_a_new_run(root):
+    first = ex.run("tsn", "smoke", seed=0, **TINY)
+    other_lr = ex.run("tsn", "smoke", seed=0, lr=0.05, **TINY)
+    other_seed = ex.run("tsn", "smoke", seed=1, **TINY)
+    assert not other_lr["reused"] and not other_seed["reused"]
+    assert len({first["run_dir"], other_lr["run_dir"], other_seed["run_dir"]}) == 3
+    assert json.loads((root / other_lr["run_dir"] / "config.json").read_text())["lr"] == 0.05
+
+
+def test_force_and_retrain_before_retrain(root):
+    first = ex.run("tsn", "smoke", seed=0, **TINY)
+    forced = ex.run("tsn", "smoke", seed=0, force=True, **TINY)
+    assert not forced["reused"] and forced["run_dir"] == first["run_dir"]
+    assert forced["top1"] == first["top1"]  # deterministic on CPU
+    assert ex.run("tsn", "smoke", seed=0, retrain_before=time.time() - 3600, **TINY)["reused"]
+    time.sleep(1.1)  # finished_utc has a resolution of one second
+    assert not ex.run("tsn", "smoke", seed=0, retrain_before=time.time(), **TINY)["reused"]
+
+
+def test_an_unfinished_run_is_completed_not_reused(root):
+    first = ex.run("tsn", "smoke", seed=0, **TINY)
+    (root / first["run_dir"] / "final.json").unlink()
+    assert not ex.run("tsn", "smoke", seed=0, **TINY)["reused"]
+
+
+def test_grid_rows_cached_only_and_other_code(root):
+    specs = [ex.spec("TSN", "tsn", **TINY), ex.spec("TSM", "tsm", **TINY)]
+    assert ex.grid(specs, "smoke", [0], cached_only=True).empty
+    frame = ex.grid(specs[:1], "smoke", [0], flops=True)
+    assert list(frame["label"]) == ["TSN"] and frame["gflops"].iloc[0] > 0
+    cached = ex.grid(specs, "smoke", [0], cached_only=True)
+    assert list(cached["label"]) == ["TSN"] and bool(cached["code_current"].iloc[0])
+    assert (root / "runs" / "smoke" / "flops.json").exists()
+    assert ex.available_profiles() == ["smoke"]
+
+
+def test_multiview_and_direction_are_cached_beside_the_run(root):
+    row = ex.run("tsn", "smoke", seed=0, multiview=(2, 1), direction=True, **TINY)
+    run_dir = root / row["run_dir"]
+    assert (run_dir / "eval_2x1.json").exists() and (run_dir / "direction.json").exists()
+    assert 0 <= row["top1_multiview"] <= 100 and row["views"] == "2x1"
+    # a clone with committed runs has no checkpoints: the cached evaluations must suffice
+    for checkpoint in (run_dir / "checkpoints").glob("*.pt"):
+        checkpoint.unlink()
+    again = ex.run("tsn", "smoke", seed=0, multiview=(2, 1), direction=True, **TINY)
+    assert again["reused"] and again["top1_multiview"] == row["top1_multiview"]
+
+
+def test_bad_parameters_fail_at_once_with_a_message(root):
+    with pytest.raises(ValueError, match="unknown profile 'nope'"):
+        ex.check_profile("nope")
+    with pytest.raises(ValueError, match="unknown method"):
+        ex.check_methods("tsn,cmrr")
+    with pytest.raises(ValueError, match="unknown method"):
+        ex.run("cmrr", "smoke")
+    with pytest.raises(ValueError, match="unknown profile"):
+        ex.grid(ex.table4_specs(), "laptop", [0])
+    with pytest.raises(ValueError, match="seeds"):
+        ex.parse_seeds("0,zero")
+    with pytest.raises(ValueError, match="unknown config field"):
+        ex.run("tsn", "smoke", learning_rate=0.1)
+    assert not (root / "runs").exists()  # nothing was trained
+
+
+def test_seeds_and_frames_follow_the_profile_plan():
+    assert ex.seeds_for("smoke", "ablation") == [0]
+    assert len(ex.seeds_for("cpu", "ablation")) >= 3 and len(ex.seeds_for("cpu", "comparison")) >= 2
+    assert ex.seeds_for("cpu", "ablation", "3,4") == [3, 4]
+    assert ex.frames_for("cpu") == [8, 16] and ex.frames_for("smoke", "8,16") == [8, 16]
+    with pytest.raises(ValueError):
+        ex.seeds_for("cpu", "everything")
+
+
+def test_grids_share_configs_so_the_cache_reuses_runs():
+    cmr = ex.resolve(ex.spec("CMR", "cmr"), "cpu", 0)
+    for specs in (ex.table1_specs(["cmr"], [8]), ex.table3_specs([8]), ex.table4_specs(), ex.table5_specs(),
+                  ex.table6_specs(), ex.table7_specs()):
+        assert any(runs.run_key(ex.resolve(s, "cpu", 0)) == runs.run_key(cmr) for s in specs)
+    tim = ex.resolve(ex.spec("TIM", "tim"), "cpu", 0)
+    assert runs.run_key(ex.resolve(ex.table6_specs()[0], "cpu", 0)) == runs.run_key(tim)
+
+
+def test_direction_accuracy_on_a_constructed_confusion_matrix():
+    confusion = [[8, 2, 0], [4, 6, 0], [0, 0, 10]]  # classes 0 and 1 are a reversal pair
+    assert ex.direction_accuracy(confusion, [(0, 1)]) == pytest.approx(100 * 14 / 20)
+    blind = [[5, 5], [5, 5]]
+    assert ex.direction_accuracy(blind, [(0, 1)]) == pytest.approx(50.0)
+
+
+def test_summarise_gives_mean_and_std_over_seeds():
+    frame = pd.DataFrame({"profile": "cpu", "label": ["A", "A", "A", "B"], "seed": [0, 1, 2, 0],
+                          "top1": [50.0, 52.0, 54.0, 40.0]})
+    summary = ex.summarise(frame, by=("profile", "label")).set_index("label")
+    assert summary.loc["A", "top1"] == "52.0 ± 2.0" and summary.loc["A", "seeds"] == 3
+    assert summary.loc["B", "top1"] == "40.0"
+    assert summary.loc["A", "top1_mean"] == pytest.approx(52.0)
+
+
+def test_speed_is_measured_once_and_then_read_from_the_cache(root):
+    specs = [ex.spec("TSN", "tsn")]
+    measured = ex.speed(specs, "smoke", repeats=1)
+    assert len(measured) == 1 and measured["latency_ms"].iloc[0] > 0 and measured["throughput"].iloc[0] > 0
+    again = ex.speed(specs, "smoke", repeats=1)
+    assert again["latency_ms"].iloc[0] == measured["latency_ms"].iloc[0]
+    assert ex.speed([ex.spec("TSM", "tsm")], "smoke", repeats=1, cached_only=True).empty
