@@ -251,7 +251,8 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
     ``throughput_batch`` of every model, in a rotating order; ``warmup`` untimed rounds first.
     ``train_step=True``: per round, one training step at ``train_batch`` (default: the profile's batch size,
     else 2) instead. Returns one dict per config: medians over the ``repeats`` rounds, the per-round values
-    (``*_repeats``), the CPU-time medians on the CPU, and ``<metric>_vs_tsm`` / ``_vs_tsn`` ratios computed
+    (``*_repeats``), the CPU-time medians (``*_cpu``), and ``latency_vs_tsm``, ``throughput_vs_tsm``
+    (or ``train_step_vs_tsm``, ``train_step_vs_tsn``, ...; see add_ratios) computed
     with ``clock`` ("wall" or "cpu")."""
     if clock not in CLOCKS:
         raise ValueError(f"clock={clock!r}: expected one of {CLOCKS}")
@@ -312,7 +313,7 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
     rows = []
     for config in configs:
         row = {"label": config.label, "method": config.method, "options": config.options, **setup,
-               "gflops": round(gflops(config, shape, num_classes), 3)}
+               "gflops": round(gflops(config, shape, num_classes), 6)}
         if train_step:
             row.update(_summary(timings[config.label, "train_step"], train_batch, "train_step_ms", "train_clips_per_s"))
             row["train_batch"] = train_batch
@@ -345,11 +346,13 @@ def _summary(timings: list, batch: int, time_name: str | None, rate_name: str | 
     return out
 
 
-RATIO_METRICS = ("latency_ms", "throughput", "train_step_ms", "train_clips_per_s")
+# metric -> the name of its ratio: <name>_vs_tsm, <name>_vs_tsn
+RATIO_METRICS = {"latency_ms": "latency", "throughput": "throughput", "train_step_ms": "train_step",
+                 "train_clips_per_s": "train_throughput"}
 
 
 def add_ratios(rows: list[dict], clock: str = "wall") -> list[dict]:
-    """<metric>_vs_tsm and <metric>_vs_tsn for every row, when the reference was timed, from the ``clock``
+    """<name>_vs_tsm and <name>_vs_tsn (names in RATIO_METRICS) for every row, when the reference was timed, from the ``clock``
     medians ("cpu": the *_cpu medians). Also records the clock in ``ratio_clock``."""
     suffix = "_cpu" if clock == "cpu" else ""
     by_label = {row["label"]: row for row in rows}
@@ -357,9 +360,9 @@ def add_ratios(rows: list[dict], clock: str = "wall") -> list[dict]:
         row["ratio_clock"] = clock
         for reference in REFERENCES:
             ref = by_label.get(reference)
-            for metric in RATIO_METRICS:
+            for metric, name in RATIO_METRICS.items():
                 if ref is not None and metric + suffix in row and ref.get(metric + suffix):
-                    row[f"{metric}_vs_{reference.lower()}"] = round(row[metric + suffix] / ref[metric + suffix], 3)
+                    row[f"{name}_vs_{reference.lower()}"] = round(row[metric + suffix] / ref[metric + suffix], 3)
     return rows
 
 
@@ -631,20 +634,21 @@ def format_models(rows: list[dict]) -> str:
     first = rows[0]
     lines = [_header(first)]
     cpu = first["device"] == "cpu"
+    w = max(17, *(len(r["label"]) + 2 for r in rows))
     if first["mode"] == "train_step":
         lines.append(f"training step (forward + backward + SGD) at batch {first['train_batch']}")
-        lines.append(f"{'model':<17}{'GFLOPs':>8}{'step ms':>10}{'clips/s':>9}{'xTSM':>7}{'xTSN':>7}"
+        lines.append(f"{'model':<{w}}{'GFLOPs':>8}{'step ms':>10}{'clips/s':>9}{'xTSM':>7}{'xTSN':>7}"
                      + (f"{'cpu ms':>10}" if cpu else ""))
         for r in rows:
-            lines.append(f"{r['label']:<17}{r['gflops']:>8.2f}{r['train_step_ms']:>10.1f}{r['train_clips_per_s']:>9.2f}"
-                         f"{_ratio(r, 'train_step_ms_vs_tsm')}{_ratio(r, 'train_step_ms_vs_tsn')}"
+            lines.append(f"{r['label']:<{w}}{r['gflops']:>8.2f}{r['train_step_ms']:>10.1f}{r['train_clips_per_s']:>9.2f}"
+                         f"{_ratio(r, 'train_step_vs_tsm')}{_ratio(r, 'train_step_vs_tsn')}"
                          + (f"{r['train_step_ms_cpu']:>10.1f}" if cpu else ""))
         return "\n".join(lines)
     lines.append(f"latency at batch {first['latency_batch']}, throughput at batch {first['throughput_batch']}")
-    lines.append(f"{'model':<17}{'GFLOPs':>8}{'latency ms':>12}{'xTSM':>7}{'videos/s':>10}{'xTSM':>7}"
+    lines.append(f"{'model':<{w}}{'GFLOPs':>8}{'latency ms':>12}{'xTSM':>7}{'videos/s':>10}{'xTSM':>7}"
                  + (f"{'cpu ms':>10}{'cpu v/s':>9}" if cpu else ""))
     for r in rows:
-        lines.append(f"{r['label']:<17}{r['gflops']:>8.2f}{r['latency_ms']:>12.1f}{_ratio(r, 'latency_ms_vs_tsm')}"
+        lines.append(f"{r['label']:<{w}}{r['gflops']:>8.2f}{r['latency_ms']:>12.1f}{_ratio(r, 'latency_vs_tsm')}"
                      f"{r['throughput']:>10.2f}{_ratio(r, 'throughput_vs_tsm')}"
                      + (f"{r['latency_ms_cpu']:>10.1f}{r['throughput_cpu']:>9.2f}" if cpu else ""))
     return "\n".join(lines)

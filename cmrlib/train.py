@@ -21,6 +21,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -390,6 +391,8 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
 
     trained = model
     if context.distributed:
+        # 1x1 conv gradients come back channels_last-strided; for a 1x1 kernel that is the same layout
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         trained = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     if flags["compile"]:
@@ -440,7 +443,7 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
         sums = totals.reduced(context, device)
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                "loss": float(sums[0] / sums[2]), "train_top1": float(sums[1] / sums[2]),
-               "train_clips": int(sums[2]), "steps": int(sums[3]),
+               "train_clips": int(sums[2]), "steps": int(sums[3]) // context.world_size,
                "clips_per_s": float(sums[2]) / max(totals.train_time, 1e-9),
                "train_time_s": totals.train_time,
                "bad_inputs": {ISSUE_NAMES[code]: int(count) for code, count in enumerate(sums[4:].tolist())
@@ -453,9 +456,9 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
                 top1, top5 = topk_accuracy(scores, labels, (1, 5))
                 row.update(val_top1=top1, val_top5=top5,
                            val_loss=float(-scores[torch.arange(len(labels)), labels].clamp_min(1e-12).log().mean()))
-            dist.barrier(context)
             row["val_time_s"] = time.perf_counter() - tic
         row["wall_time_s"] = elapsed()
+        row = dist.broadcast_object(row, context)  # every process keeps rank 0's record
         history.append(row)
         improved = row.get("val_top1", -1.0) > best_top1
         best_top1 = max(best_top1, row.get("val_top1", -1.0))
@@ -535,12 +538,13 @@ def config_from_args(args) -> dict:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    speaks = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 prints
+    out = None
     try:
         config = config_from_args(args)
         out = Path(args.out) if args.out else runs.default_run_dir(config)
-        if not dist.launched_by_torchrun() or os.environ.get("RANK", "0") == "0":
-            if not quiet():
-                print(f"run folder: {out}", flush=True)
+        if speaks and not quiet():
+            print(f"run folder: {out}", flush=True)
         final = train(config, out, resume=args.resume)
     except ValueError as error:
         print(f"cmrlib train: error: {error}", file=sys.stderr)
@@ -549,6 +553,8 @@ def main(argv=None) -> int:
         print(f"cmrlib train: stopped: {error}. The last good checkpoint is kept in {out / 'checkpoints'}.",
               file=sys.stderr)
         return 3
+    if not speaks:
+        return 0
     if args.json:
         print(json.dumps(final, indent=2, sort_keys=True))
     elif not quiet():

@@ -138,7 +138,11 @@ def clip_tensor(frames) -> torch.Tensor:
 def module_input(model: nn.Module, module: nn.Module, clip: torch.Tensor) -> torch.Tensor:
     """The tensor that ``module`` receives when ``model`` runs on ``clip`` (read with a forward pre-hook)."""
     captured = {}
-    handle = module.register_forward_pre_hook(lambda _, inputs: captured.setdefault("x", inputs[0].detach().clone()))
+
+    def keep_input(_, inputs):  # returns None, so the forward pass is unchanged
+        captured.setdefault("x", inputs[0].detach().clone())
+
+    handle = module.register_forward_pre_hook(keep_input)
     try:
         model.eval()(clip)
     finally:
@@ -166,7 +170,11 @@ def sharpen(module: nn.Module, x: torch.Tensor, targets: dict) -> dict:
     for name, target in targets.items():
         layer = _weighted_layer(getattr(module, name))
         captured = {}
-        handle = layer.register_forward_hook(lambda _, __, output: captured.setdefault("out", output))
+
+        def keep_output(_, __, output):  # returns None, so the forward pass is unchanged
+            captured.setdefault("out", output)
+
+        handle = layer.register_forward_hook(keep_output)
         try:
             module(x)
         finally:
@@ -263,6 +271,7 @@ class Figure5Maps:
 
 
 def first_module(model: nn.Module, cls: type[nn.Module]) -> nn.Module:
+    """The first submodule of type ``cls`` in the model's order (for CMR: the one in layer1[0])."""
     for module in model.modules():
         if isinstance(module, cls):
             return module
@@ -324,7 +333,7 @@ def trained_cmr(profile: str, seed: int = 0, retrain_before: float | None = None
     """(model, row) of the book's cached CMR run on synth-something (``cmrlib.experiments.run``).
 
     Checkpoints are not committed, so a clone that has the run's results but not its weights retrains the
-    run once (runs are deterministic for a seed on the same machine)."""
+    run once, with the same config and seed."""
     from cmrlib import experiments
 
     row = experiments.run("cmr", profile, seed, retrain_before=retrain_before, **overrides)
@@ -367,11 +376,11 @@ def plot_matrix(matrix, ax=None, title: str = "", xlabel: str = "", ylabel: str 
     return ax
 
 
-def plot_rows(rows: dict, outline=None, frame_labels: bool = True, cell: float = 1.1):
+def plot_rows(rows: dict, outline=None, cell: float = 1.1):
     """One row per entry of ``rows`` (title -> (T, H, W, 3) images or (T, h, w) maps), one column per frame.
 
-    Each map row shares one colour scale across its frames. ``outline`` (T, h, w) bool draws the object's
-    contour on the map rows."""
+    Each map row shares one colour scale across its frames. ``outline`` (T, h, w) bool, on the maps' grid,
+    draws the object's contour on the map rows."""
     names = list(rows)
     num_frames = len(_as_numpy(rows[names[0]]))
     fig, axes = plt.subplots(len(names), num_frames, figsize=(cell * num_frames + 1.6, cell * len(names)),
@@ -387,7 +396,7 @@ def plot_rows(rows: dict, outline=None, frame_labels: bool = True, cell: float =
                 ax.contour(_as_numpy(outline)[t].astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0 and frame_labels:
+            if r == 0:
                 ax.set_title(f"t={t + 1}", fontsize=8)
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
     fig.tight_layout()

@@ -6,7 +6,8 @@ import torch
 
 from cmrlib import build_model
 from cmrlib import visualize as V
-from cmrlib.modules import SpatialMotionEnhancement, TemporalShift
+from cmrlib.modules import (ChannelMotionEnhancement, MultipleTemporalAggregation, SpatialMotionEnhancement,
+                            TemporalShift)
 
 
 def square_mask(size=16, top=4, left=4, side=6):
@@ -61,7 +62,7 @@ def test_downsample_and_motion_masks():
 def test_sme_map_of_a_moving_square_is_zero_on_the_static_background_and_highest_on_the_square():
     frames, mask = V.moving_square_clip(num_frames=5, size=24, square=6, step=3)
     x = V.clip_tensor(frames)[0]  # (T, 3, H, W)
-    motion = V.SpatialMotionEnhancement(3, 5).motion_map(x)[0].numpy()  # (T, H, W)
+    motion = SpatialMotionEnhancement(3, 5).motion_map(x)[0].numpy()  # (T, H, W)
     moved = V.motion_mask(mask)
     assert motion[~moved].max() < 1e-5  # the background did not change
     changed = mask[:-1] ^ mask[1:]  # covered at exactly one of t, t+1
@@ -139,3 +140,30 @@ def test_upsample_is_the_identity_at_the_same_size_and_keeps_a_constant_map():
     maps = torch.rand(3, 5, 5)
     assert torch.equal(V.upsample(maps, (5, 5)), maps)
     assert torch.allclose(V.upsample(torch.full((2, 3, 3), 0.25), (12, 12)), torch.full((2, 12, 12), 0.25))
+
+
+def test_sharpen_scales_each_layer_to_the_target_std_and_sharpen_fusion_sets_the_logit_span():
+    torch.manual_seed(0)
+    x = torch.rand(8, 16, 4, 4)
+    cme = ChannelMotionEnhancement(16, 8).eval()
+    V.sharpen(cme, x, {"key": 2.0, "value": 1.0})
+    with torch.no_grad():
+        pooled = x.mean((2, 3))
+        assert cme.key(pooled).std().item() == pytest.approx(2.0, rel=1e-4)
+        assert cme.value(pooled).std().item() == pytest.approx(1.0, rel=1e-4)
+    V.sharpen_fusion(cme, x, spread=4.0)
+    with torch.no_grad():
+        log_fusion = cme.attention(x)["fusion"][0].log()
+    assert (log_fusion.amax(1) - log_fusion.amin(1)).max().item() == pytest.approx(4.0, rel=1e-3)
+    with pytest.raises(AttributeError):
+        V.sharpen(cme, x, {"no_such_layer": 1.0})
+
+
+def test_receptive_field_of_mta_grows_by_one_temporal_and_one_spatial_conv_per_fragment():
+    torch.manual_seed(0)
+    mta = MultipleTemporalAggregation(16, num_segments=9).eval()
+    inputs = torch.randn(3, 9, 16, 11, 11)
+    fields = [V.receptive_field(mta, inputs, frame=4, channels=slice(4 * i, 4 * i + 4)) for i in range(4)]
+    assert [len(f["frames"]) for f in fields] == [1, 3, 5, 7]
+    assert [f["height"] for f in fields] == [1, 3, 5, 7]
+    assert fields[0]["channels"] == [0, 1, 2, 3] and fields[3]["channels"] == list(range(4, 16))

@@ -15,7 +15,7 @@ All randomness (frame offsets, crop, flip, replacements) comes from ``numpy.rand
 index))``, so a sample does not depend on the worker count or order; call ``set_epoch(epoch)`` before each
 epoch's iterator is created (not with ``persistent_workers``).
 
-Bad input policy (``Loading never crashes in the middle of an epoch``):
+Bad input policy (loading never crashes in the middle of an epoch):
 - at construction, entries whose file is missing or whose label is not in the label map are logged (path and
   reason) and dropped; ``dataset.dropped`` counts them ("missing", "unknown_label");
 - at load time, a video that cannot be decoded is logged once per process (path and reason) and replaced by a
@@ -42,8 +42,8 @@ from cmrlib.data.transforms import test_views, train_transform
 
 # PyAV first: decord's wheel bundles an older libvpx whose global symbols, once loaded, break PyAV's VP8/VP9
 # encoders ("avcodec_open2 ... returned 22"). Loaded in this order, both libraries work.
-import av  # noqa: F401, E402
-import decord  # noqa: E402
+import av  # noqa: F401
+import decord
 
 decord.logging.set_level(decord.logging.QUIET)  # the dataset reports failures itself
 

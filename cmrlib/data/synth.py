@@ -783,9 +783,10 @@ def generate(benchmark: str, profile: str, out: str | os.PathLike | None = None,
                 "size": params["size"], "clips": {p.id: records[p.id] for p in plans}}
     _atomic_write_text(manifest_path, json.dumps(manifest, indent=1))
     if verbose:
-        rate = len(todo) / seconds if todo and seconds > 0 else float("nan")
+        speed = (f"{len(todo) / max(seconds, 1e-9):.1f} clips/s with {workers} worker{'s' * (workers != 1)}"
+                 if todo else "all files match the manifest")
         print(f"{benchmark} [{profile}] -> {root}: {len(todo)} clips rendered, {len(plans) - len(todo)} reused, "
-              f"{seconds:.1f} s ({rate:.1f} clips/s, {workers} worker{'s' * (workers != 1)})", flush=True)
+              f"{seconds:.1f} s ({speed})", flush=True)
     return root
 
 
