@@ -30,6 +30,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cmrlib import config as configlib
@@ -68,6 +69,14 @@ PLANS = {
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
 }
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """``myst_nb.glue`` for numbers in prose: numpy scalars become Python numbers first (their repr,
+    ``np.float64(1.0)``, is not something ``{glue:text}`` can format)."""
+    from myst_nb import glue as myst_glue
+
+    myst_glue(name, value.item() if isinstance(value, np.generic) else value, display=display)
 
 
 def root() -> Path:
@@ -540,6 +549,22 @@ def model_cost(spec_: Spec, profile: str, shape: dict | None = None, num_classes
     return table[key]
 
 
+def zoo_page(profile: str, shape: dict | None = None) -> pd.DataFrame:
+    """Every row of ``cmrlib.flops.ROWS`` (methods and CMR variants) counted through the FLOPs cache, with the
+    numbers the papers print (``cmrlib.flops.PAPER``) when ``shape`` is the paper's R50, 8 × 224 setting."""
+    from cmrlib import flops
+
+    paper_setting = shape == R50_SHAPE
+    rows = []
+    for label, method, options in flops.ROWS:
+        cost = model_cost(spec(label, method, **options), profile, shape)
+        g8, _, paper_params, source = flops.PAPER.get(label, (None, None, None, ""))
+        rows.append({"model": label, "GFLOPs": cost["gflops"], "paper GFLOPs": g8 if paper_setting else None,
+                     "params (M)": cost["params_m"], "paper params (M)": paper_params if paper_setting else None,
+                     "paper source": source if paper_setting else ""})
+    return pd.DataFrame(rows)
+
+
 def cost_table(specs, profile: str, shape: dict | None = None, num_classes: int = 174) -> pd.DataFrame:
     return pd.DataFrame([{**model_cost(s, profile, shape, num_classes), "label": s.label} for s in specs])
 
@@ -657,12 +682,6 @@ def speed_elsewhere(specs, profile: str) -> pd.DataFrame:
               for other in PLANS if other not in (profile, "smoke")]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def profile_shape(profile: str) -> dict:
-    """Keyword arguments of ``cmrlib.flops.dataframe`` for the network a profile trains."""
-    resolved = configlib.resolve("tsn", check_profile(profile), validate=False)
-    return {name: resolved[name] for name in ("depth", "frames", "size", "width", "small_input")} | {"classes": 174}
 
 
 def claims_inputs(profile: str, retrain_before: float | None = None) -> dict:

@@ -3,8 +3,10 @@
 DDP averages the gradients of the two half-batches, which equals the gradient of the whole batch, and
 torch's DistributedSampler gives the two processes the two halves of the one-process batch. BatchNorm
 statistics are per process, and torch's SyncBatchNorm has no CPU kernel, so the comparison runs with
-bn=frozen (BN on its running statistics, affine parameters still trained) and dropout 0. What remains is
-floating-point summation order: metrics agree within 1e-5 and weights within 1e-4 (absolute).
+bn=frozen (BN on its running statistics, affine parameters still trained), dropout 0 and a small lr (frozen
+BN at init does not normalise, and a large lr makes the run chaotic). What remains is floating-point
+summation order: losses and accuracies agree within 1e-5 and every weight within 1e-5 (absolute; measured
+differences are ~1e-7).
 """
 import os
 import subprocess
@@ -16,9 +18,9 @@ import torch
 from cmrlib import runs
 
 ARGS = ["--method", "tsm", "--profile", "smoke", "frames=4", "epochs=2", "train_subset=16", "val_subset=8",
-        "batch_size=8", "bn=frozen", "dropout=0.0", "threads=1"]
+        "batch_size=8", "bn=frozen", "dropout=0.0", "lr=0.02", "threads=1"]
 ENV = dict(os.environ, CMR_QUIET="1", OMP_NUM_THREADS="1")
-METRIC_TOLERANCE, WEIGHT_TOLERANCE = 1e-5, 1e-4
+METRIC_TOLERANCE, WEIGHT_TOLERANCE = 1e-5, 1e-5
 
 
 @pytest.mark.slow
@@ -39,7 +41,6 @@ def test_two_gloo_processes_match_one_process(tmp_path):
             assert abs(a[name] - b[name]) <= METRIC_TOLERANCE, (name, a[name], b[name])
     first = torch.load(single / "checkpoints" / "last.pt", weights_only=True)["model"]
     second = torch.load(ddp / "checkpoints" / "last.pt", weights_only=True)["model"]
-    moved = torch.load(single / "checkpoints" / "last.pt", weights_only=True)
     assert set(first) == set(second)
     worst = max(float((first[name].double() - second[name].double()).abs().max()) for name in first
                 if first[name].is_floating_point())
