@@ -377,6 +377,72 @@ def repeat_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+# ------------------------------------------------------------------------ where the time goes (CPU)
+def _parts() -> dict:
+    """module class -> the part of the network it is reported as."""
+    from torch import nn
+
+    from cmrlib import modules
+
+    parts = {getattr(modules, name): name for name in modules.__all__ if name not in ("STMBottleneck", "TEABottleneck")}
+    parts.update({nn.Conv2d: "Conv2d (backbone)", nn.BatchNorm2d: "BatchNorm2d (backbone)"})
+    return parts
+
+
+def breakdown(config, shape: dict | None = None, batch: int = 1, repeats: int = 3, warmup: int = 1,
+              threads: int | None = None, num_classes: int = 174) -> list[dict]:
+    """Process-CPU milliseconds of one inference forward pass spent in each kind of module, median over
+    ``repeats`` passes. Each temporal module counts with everything inside it (SME's conv is SME's); the
+    backbone's own convs and BNs are listed apart and "other" is the remainder (ReLU, adds, pooling, head).
+    CPU time, unlike the profiler's wall clock, does not grow when a shared machine deschedules the process."""
+    config = parse_config(config)
+    shape = profile_shape(None, **(shape or {})) if not shape or len(shape) < len(SHAPE_FIELDS) else shape
+    parts, spent, stack = _parts(), {}, []
+    model = build(config, shape, num_classes).eval()
+
+    def outermost(module) -> bool:
+        return not any(type(m) in parts and parts[type(m)] not in ("Conv2d (backbone)", "BatchNorm2d (backbone)")
+                       for m in stack)
+
+    def before(module, args):
+        stack.append(module)
+        module._bench_start = time.process_time()
+
+    def after(module, args, output):
+        stack.pop()
+        if outermost(module):
+            name = parts[type(module)]
+            spent[name] = spent.get(name, 0.0) + time.process_time() - module._bench_start
+
+    handles = []
+    for module in model.modules():
+        if type(module) in parts:
+            handles += [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
+    clip = _clip(batch, shape, torch.device("cpu"), False)
+    runs = []
+    with threads_set(threads), torch.inference_mode():
+        for index in range(warmup + repeats):
+            spent.clear()
+            start = time.process_time()
+            model(clip)
+            total = time.process_time() - start
+            if index >= warmup:
+                runs.append({**spent, "other": total - sum(spent.values()), "total": total})
+    for handle in handles:
+        handle.remove()
+    names = [name for name in runs[0] if name != "total"] + ["total"]
+    total = _median([run["total"] for run in runs])
+    return [{"label": config.label, "part": name, "cpu_ms": round(1000 * _median([run[name] for run in runs]), 2),
+             "share": round(_median([run[name] for run in runs]) / total, 4)} for name in names]
+
+
+def format_breakdown(rows: list[dict]) -> str:
+    lines = [f"{'model':<17}{'part':<30}{'cpu ms':>10}{'share':>8}"]
+    for r in rows:
+        lines.append(f"{r['label']:<17}{r['part']:<30}{r['cpu_ms']:>10.1f}{r['share']:>8.1%}")
+    return "\n".join(lines)
+
+
 def hardware(device: torch.device, threads: int) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

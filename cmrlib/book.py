@@ -1,13 +1,15 @@
 """Build the book: execute every notebook at a profile with papermill, then render them with jupyter-book 1.x.
 
-``python -m cmrlib book --profile cpu [--force] [--only table6_modules ...] [--no-html]``
+``python -m cmrlib book --profile cpu [--force] [--jobs 2] [--only table6_modules ...] [--no-html] [--prune]``
 
 1. The profile is checked first: an unknown one fails at once with the choices.
-2. Every source notebook ``book/<name>.ipynb`` runs with papermill (``-p profile P``, kernel ``python3`` of
-   this interpreter, working directory ``book/``) into ``runs/<P>/<name>.ipynb``. Training runs are reused
-   through the project's own cache (``cmrlib.experiments``); ``--force`` passes ``retrain_before=<now>`` so
-   that every run is retrained once during this build, not once per notebook that uses it.
-3. The table of contents for the profile (``_build/toc/<P>.yml``; the committed ``_toc.yml`` is the ``cpu``
+2. The run cache is warmed in this process: every training run, evaluation and timing the results pages
+   need is reused when its resolved config and code are unchanged (``cmrlib.experiments``), else made now,
+   one at a time. ``--force`` retrains and re-times everything once (``retrain_before=<now>``, which the
+   notebooks receive too, so that no run is retrained twice).
+3. Every source notebook ``book/<name>.ipynb`` runs with papermill (``-p profile P``, kernel ``python3`` of
+   this interpreter, working directory ``book/``) into ``runs/<P>/<name>.ipynb``, ``--jobs`` at a time.
+4. The table of contents for the profile (``_build/toc/<P>.yml``; the committed ``_toc.yml`` is the ``cpu``
    one) points at the executed notebooks, and ``jupyter-book build . --all -W --keep-going`` renders them
    into ``_build/html``. ``_config.yml`` sets ``execute_notebooks: off``: the book never re-executes anything.
 
@@ -16,7 +18,9 @@ To rerun one table by hand: ``papermill book/table6_modules.ipynb runs/cpu/table
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -102,8 +106,50 @@ def _write_kernelspec(spec_root: Path) -> str:
     return os.pathsep.join([str(spec_root), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep)
 
 
-def execute(profile: str, names=None, force: bool = False, log=print) -> list:
-    """Run the notebooks with papermill into runs/<profile>/. Returns [(name, seconds, error or None)]."""
+def warm_cache(profile: str, retrain_before: float = 0.0, log=print) -> None:
+    """Train, evaluate and time everything the results pages need, once, in this process (the union of
+    their grids is what the claims page reads). The notebooks then only read the cache, so they can run
+    side by side, and timings are taken while nothing else of the book runs."""
+    tic = time.perf_counter()
+    results = experiments.claims_inputs(profile, retrain_before=retrain_before or None)
+    grids = [frame for frame in results.values() if "run_dir" in frame]
+    trained = sum(int((~frame["reused"]).sum()) for frame in grids)
+    log(f"  runs ready: {sum(len(frame) for frame in grids)} rows, {trained} trained now, "
+        f"{time.perf_counter() - tic:.0f} s")
+
+
+def _execute_one(source: str, output: str, parameters: dict, cwd: str) -> tuple[float, str | None]:
+    """papermill one notebook (in a worker process); returns (seconds, error or None)."""
+    import papermill
+
+    tic = time.perf_counter()
+    try:
+        papermill.execute_notebook(source, output, parameters=parameters, kernel_name=KERNEL_NAME, cwd=cwd,
+                                   progress_bar=False, request_save_on_cell_execute=False,
+                                   shutdown_kernel="immediate")
+    except papermill.PapermillExecutionError as exc:
+        return time.perf_counter() - tic, f"{exc.ename}: {exc.evalue}"
+    _propagate_tags(Path(output))
+    return time.perf_counter() - tic, None
+
+
+def _propagate_tags(path: Path) -> None:
+    """Give papermill's injected-parameters cell the display tags (remove-input, hide-input) of the
+    notebook's parameters cell, so that a page that hides its parameters hides the injected ones too."""
+    notebook = json.loads(path.read_text())
+    cells = notebook["cells"]
+    tags = next((c["metadata"].get("tags", []) for c in cells if "parameters" in c["metadata"].get("tags", [])), [])
+    shown = [t for t in tags if t in ("remove-input", "hide-input", "remove-cell")]
+    injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    if shown and injected:
+        for cell in injected:
+            cell["metadata"]["tags"] = sorted(set(cell["metadata"]["tags"]) | set(shown))
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+
+
+def execute(profile: str, names=None, force: bool = False, jobs: int = 2, warm: bool = True, log=print) -> list:
+    """Run the notebooks with papermill into runs/<profile>/, ``jobs`` at a time after warming the run
+    cache (``warm_cache``). Returns [(name, seconds, error or None)] in reading order."""
     import papermill
 
     experiments.check_profile(profile)
@@ -112,31 +158,33 @@ def execute(profile: str, names=None, force: bool = False, log=print) -> list:
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {known}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1 (got {jobs})")
     out_dir = experiments.root() / "runs" / profile
     out_dir.mkdir(parents=True, exist_ok=True)
     retrain_before = time.time() if force else 0.0
+    if warm:
+        warm_cache(profile, retrain_before, log)
     saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "CMR_PROFILE", "CMR_QUIET", "MPLBACKEND")}
     kernel_dir = tempfile.TemporaryDirectory(prefix="cmr-kernel-")
     os.environ.update(JUPYTER_PATH=_write_kernelspec(Path(kernel_dir.name)), CMR_PROFILE=profile, CMR_QUIET="1")
     os.environ.pop("MPLBACKEND", None)  # inline figures, so that glue keeps them as images
-    results = []
     try:
+        work = {}
         for name in names:
             source = book_dir() / f"{name}.ipynb"
             declared = papermill.inspect_notebook(str(source))
             parameters = {k: v for k, v in {"profile": profile, "retrain_before": retrain_before}.items()
                           if k in declared}
-            tic = time.perf_counter()
-            error = None
-            try:
-                papermill.execute_notebook(str(source), str(out_dir / f"{name}.ipynb"), parameters=parameters,
-                                           kernel_name=KERNEL_NAME, cwd=str(book_dir()), progress_bar=False,
-                                           request_save_on_cell_execute=False)
-            except papermill.PapermillExecutionError as exc:
-                error = f"{exc.ename}: {exc.evalue}"
-            seconds = time.perf_counter() - tic
-            results.append((name, seconds, error))
-            log(f"  {name:<24} {seconds:7.1f} s  {'FAILED: ' + error if error else 'ok'}")
+            work[name] = (str(source), str(out_dir / f"{name}.ipynb"), parameters, str(book_dir()))
+        context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {name: pool.submit(_execute_one, *args) for name, args in work.items()}
+            results = []
+            for name in names:
+                seconds, error = futures[name].result()
+                results.append((name, seconds, error))
+                log(f"  {name:<24} {seconds:7.1f} s  {'FAILED: ' + error if error else 'ok'}")
     finally:
         for key, value in saved.items():
             if value is None:
@@ -169,6 +217,7 @@ def main(argv=None) -> int:
                         help=f"one of {sorted(experiments.PLANS)} (default: $CMR_PROFILE or cpu)")
     parser.add_argument("--force", action="store_true", help="retrain every run instead of reusing the cache")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks (still builds all)")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks executed side by side (default 2)")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks, skip jupyter-book")
     parser.add_argument("--prune", action="store_true",
                         help="after a successful build, delete run folders of runs/<profile>/ made by older code")
@@ -177,7 +226,7 @@ def main(argv=None) -> int:
         experiments.check_profile(args.profile)
         started = time.perf_counter()
         print(f"cmrlib book: executing notebooks at profile {args.profile!r} into runs/{args.profile}/")
-        results = execute(args.profile, args.only, force=args.force)
+        results = execute(args.profile, args.only, force=args.force, jobs=args.jobs, warm=not args.only)
     except ValueError as error:
         print(f"cmrlib book: error: {error}", file=sys.stderr)
         return 2

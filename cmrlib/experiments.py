@@ -105,19 +105,26 @@ def plan(profile: str) -> Plan:
     return PLANS[check_profile(profile)]
 
 
+def _int_list(values, name: str, minimum: int) -> list:
+    """Distinct integers >= minimum from a list, an int, or a string like "0,1,2" (what ``papermill -p``
+    passes), else a ValueError naming the parameter."""
+    given = values
+    if isinstance(values, str):
+        values = [part for part in values.replace(" ", "").split(",") if part]
+    elif isinstance(values, int):
+        values = [values]
+    try:
+        parsed = [int(value) for value in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a list of integers or a string like '0,1,2' (got {given!r})") from None
+    if not parsed or any(value < minimum for value in parsed) or len(set(parsed)) != len(parsed):
+        raise ValueError(f"{name} must be distinct integers >= {minimum} (got {given!r})")
+    return parsed
+
+
 def parse_seeds(seeds) -> list:
     """Seeds from a list, an int, or a string like "0,1,2" (what ``papermill -p seeds 0,1,2`` passes)."""
-    if isinstance(seeds, str):
-        seeds = [part for part in seeds.replace(" ", "").split(",") if part]
-    elif isinstance(seeds, int):
-        seeds = [seeds]
-    try:
-        parsed = [int(seed) for seed in seeds]
-    except (TypeError, ValueError):
-        raise ValueError(f"seeds must be a list of integers or a string like '0,1,2' (got {seeds!r})") from None
-    if not parsed or any(seed < 0 for seed in parsed) or len(set(parsed)) != len(parsed):
-        raise ValueError(f"seeds must be distinct non-negative integers (got {seeds!r})")
-    return parsed
+    return _int_list(seeds, "seeds", 0)
 
 
 def seeds_for(profile: str, kind: str, seeds=None) -> list:
@@ -135,10 +142,7 @@ def frames_for(profile: str, frames=None, benchmark: str = SOMETHING) -> list:
     if frames is None:
         chosen = plan(profile)
         return list(chosen.kinetics_frames if benchmark == KINETICS else chosen.frames)
-    values = parse_seeds(frames) if not isinstance(frames, int) else [frames]
-    if any(f < 2 for f in values):
-        raise ValueError(f"frames must be integers >= 2 (got {frames!r})")
-    return values
+    return _int_list(frames, "frames", 2)
 
 
 # ---------------------------------------------------------------------------------------------- specs
@@ -240,6 +244,22 @@ def _relative(path: Path) -> str:
 
 
 @contextlib.contextmanager
+def locked(name: str):
+    """An exclusive lock across processes (the book executes notebooks side by side): two notebooks that
+    need the same missing run train it once; the second waits and then reuses it."""
+    import fcntl
+
+    path = root() / "_build" / "locks" / f"{name.replace('/', '_')}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def quietly():
     """Keep the trainer's and the data generator's progress lines and warnings out of the book's pages;
     they are printed after all if the call fails."""
@@ -257,9 +277,14 @@ def train_cached(config: dict, force: bool = False, retrain_before: float | None
     """Train ``config`` unless a finished run with the same key exists. Returns (run folder, reused?).
 
     A folder without final.json (a run that was killed) continues from its last checkpoint."""
+    run_dir = runs.default_run_dir(config)
+    with locked(f"{config['profile']}-{config['benchmark']}-{run_dir.name}"):
+        return _train_cached(config, run_dir, force, retrain_before)
+
+
+def _train_cached(config: dict, run_dir: Path, force: bool, retrain_before: float | None) -> tuple[Path, bool]:
     from cmrlib.train import train
 
-    run_dir = runs.default_run_dir(config)
     final = run_dir / "final.json"
     stale = force or (bool(retrain_before) and final.exists() and _finished_before(run_dir, retrain_before))
     if final.exists() and not stale and runs.read_json(final).get("run_key") == runs.run_key(config):
@@ -296,10 +321,11 @@ def evaluate_cached(run_dir: Path, clips: int, crops: int) -> dict:
     from cmrlib.evaluate import evaluate
 
     path = Path(run_dir) / f"eval_{clips}x{crops}.json"
-    if path.exists():
-        return runs.read_json(path)
-    with quietly():
-        return evaluate(run_dir, clips=clips, crops=crops)
+    with locked(f"eval-{Path(run_dir).name}-{clips}x{crops}"):
+        if path.exists():
+            return runs.read_json(path)
+        with quietly():
+            return evaluate(run_dir, clips=clips, crops=crops)
 
 
 def direction_accuracy(confusion, pairs) -> float:
@@ -537,11 +563,13 @@ def model_cost(spec_: Spec, profile: str, shape: dict | None = None, num_classes
                      "profile": configlib.PROFILES[profile]})
     table = runs.read_json(path) if path.exists() else {}
     code = runs.code_hash()
-    if table.get(key, {}).get("code_hash") != code:
+    if table.get(key, {}).get("code_hash") == code:
+        return table[key]
+    with locked(f"flops-{profile}"):
         with torch.device("meta"):  # counting needs shapes only: no memory, no compute
             model, config = _model_for(spec_, profile, shape, num_classes)
         macs, params = count(model, (1, config["frames"], 3, config["size"], config["size"]))
-        table = runs.read_json(path) if path.exists() else {}
+        table = runs.read_json(path) if path.exists() else {}  # re-read under the lock
         table[key] = {"label": spec_.label, "method": spec_.method, "options": dict(spec_.options),
                       "frames": config["frames"], "size": config["size"], "depth": config["depth"],
                       "width": config["width"], "gflops": macs / 1e9, "params_m": params / 1e6, "code_hash": code}
@@ -728,9 +756,13 @@ def _beside_paper(ours: pd.DataFrame, paper_frame: pd.DataFrame, keys: list, col
 
 
 def _page(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
-    """Keep and rename the displayed columns, in order (missing ones are skipped)."""
+    """Keep and rename the displayed columns, in order (missing ones are skipped); numbers rounded for
+    reading (FLOPs to 3 decimals, everything else to 2)."""
     present = {k: v for k, v in columns.items() if k in frame}
-    return frame[list(present)].rename(columns=present).reset_index(drop=True)
+    page = frame[list(present)].rename(columns=present).reset_index(drop=True)
+    for column in page.select_dtypes("number").columns:
+        page[column] = page[column].round(3 if "FLOPs" in column else 2)
+    return page
 
 
 def comparison_page(runs: pd.DataFrame, benchmark: str = SOMETHING) -> pd.DataFrame:

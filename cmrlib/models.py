@@ -66,7 +66,8 @@ class VideoBottleneck(Bottleneck):
         out = self.relu(self.bn1(self.conv1(self.front(x))))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.after(self.relu(out + identity))
+        out += identity  # in place, as torchvision's blocks
+        return self.after(self.relu(out))
 
 
 class VideoBasicBlock(BasicBlock):
@@ -81,7 +82,8 @@ class VideoBasicBlock(BasicBlock):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(self.front(x))))
         out = self.bn2(self.conv2(out))
-        return self.after(self.relu(out + identity))
+        out += identity  # in place, as torchvision's blocks
+        return self.after(self.relu(out))
 
 
 class VideoResNet(ResNet):

@@ -127,3 +127,20 @@ def test_pem_scaling_models_and_text(capsys):
     assert bench.main(["pem-scaling", "--frames", "2,4", *SHAPE_ARGS]) == 0
     out = capsys.readouterr().out
     assert "whole model" in out and "TIM+PEM (stand-in)" in out and "layer4.1" in out
+
+
+# The speed work replaced autograd's default backward of the shift and of TIM's temporal conv by their
+# written-out adjoints; gradcheck (float64, finite differences) proves them exact.
+def test_temporal_shift_backward_is_its_adjoint():
+    from cmrlib.modules.temporal_shift import _Shift
+
+    x = torch.randn(2, 4, 16, 2, 3, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: _Shift.apply(v, 2), (x,))
+
+
+def test_temporal_conv_backward_matches_finite_differences():
+    from cmrlib.modules.temporal_interaction import temporal_conv_op
+
+    x = torch.randn(2, 4, 3, 5, dtype=torch.double, requires_grad=True)
+    taps = torch.randn(3, 3, 1, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(temporal_conv_op, (x, taps))

@@ -62,6 +62,14 @@ def test_notebook_starts_with_a_title_then_a_parameters_cell_of_literals(path):
             assert line.count("=") <= 1, line
 
 
+@pytest.mark.parametrize("name", [n for n in OWN if n not in ("intro", "reproducibility", "model_zoo")])
+def test_pages_that_train_take_the_force_parameter(name):
+    import papermill
+
+    declared = papermill.inspect_notebook(str(ROOT / "book" / f"{name}.ipynb"))
+    assert {"profile", "retrain_before"} <= set(declared)
+
+
 def test_toc_points_at_the_executed_notebooks_of_the_profile():
     text = book.toc_text("smoke")
     for path in NOTEBOOKS:

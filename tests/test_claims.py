@@ -149,3 +149,26 @@ def test_checks_frame_reports_effect_interval_and_paper():
     assert row["verdict"] == HELD
     assert row["paper"] == "50.6 vs 46.1 (+4.5)"
     assert row["ours_a"] == "51.0 ± 1.0"
+
+
+def test_paper_tables_match_the_deltas_the_paper_states_in_its_text():
+    """Transcription check of cmrlib.paper against the differences CMR's text quotes (paper-spec §B.1)."""
+    from cmrlib import paper
+
+    t1 = paper.table1().set_index(["paper_method", "frames", "views"])
+    assert len(t1) == 23
+    for frames, v1, v2 in ((8, 1.5, 1.1), (16, 2.3, 1.9)):
+        assert t1.loc[("CMR", frames, "1"), "val1"] - t1.loc[("TDRL", frames, "1"), "val1"] == pytest.approx(v1)
+        assert t1.loc[("CMR", frames, "1"), "val2"] - t1.loc[("TDRL", frames, "1"), "val2"] == pytest.approx(v2)
+    assert t1.loc[("CMR", 8, "2x3"), "gflops"] == 6 * t1.loc[("CMR", 8, "1"), "gflops"]
+    t2 = paper.table2().set_index(["paper_method", "frames"])["top1"]
+    assert t2["CMR", 8] - t2["TDRL", 8] == pytest.approx(0.2) and t2["CMR", 16] - t2["TDRL", 16] == pytest.approx(0.1)
+    t4 = paper.table4().set_index("ours")["top1"]
+    assert t4["TSN+CME&SME"] - t4["TSN"] == pytest.approx(25.4)
+    t6 = paper.table6().set_index("paper_model")["top1"]
+    assert t6["+CME"] - t6["+MEM"] == pytest.approx(3.2) and t6["+CME"] - t6["+PEM"] == pytest.approx(1.9)
+    t5 = paper.table5().set_index("ours")["latency_ms"]
+    assert t5["CMEall+SMEall"] - t5["CMEall+SMEpart"] == pytest.approx(9.0)
+    t7 = paper.table7().set_index("ours")
+    assert t7.loc["PEM (stand-in)", "latency_ms"] / t7.loc["CMR", "latency_ms"] == pytest.approx(2.98, abs=0.01)
+    assert t7.loc["CMR", "top1"] - t7.loc["TEINet", "top1"] == pytest.approx(3.9)

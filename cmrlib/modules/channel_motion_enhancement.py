@@ -48,16 +48,19 @@ class ChannelMotionEnhancement(nn.Module):
             self.expand = nn.Linear(channels // r1, channels, bias=False)  # W3
             self.expand_bn = nn.BatchNorm1d(channels)
 
-    def _pooled(self, x: torch.Tensor, project: nn.Module) -> torch.Tensor:
+    def _projections(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (N, T, C/r1) and k (N, T, C/r2)."""
         n = x.shape[0] // self.num_segments
         if self.variant == "paper":
-            return project(x.mean((2, 3))).view(n, self.num_segments, -1)  # GAP, then W: (N, T, C/r)
-        return project(x).mean((2, 3)).view(n, self.num_segments, -1)  # W, BN, ReLU, then GAP: (N, T, C/r)
+            pooled = x.mean((2, 3))  # xbar_t, (N*T, C): one GAP shared by W1 and W2
+            z, k = self.value(pooled), self.key(pooled)
+        else:
+            z, k = self.value(x).mean((2, 3)), self.key(x).mean((2, 3))  # W, BN, ReLU, then GAP
+        return z.view(n, self.num_segments, -1), k.view(n, self.num_segments, -1)
 
     def attention(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """fusion (N, T, T) with zhat = z + fusion @ z, and gate a (N, T, C), for x (N*T, C, H, W)."""
-        z = self._pooled(x, self.value)  # (N, T, C/r1)
-        k = self._pooled(x, self.key)  # (N, T, C/r2)
+        z, k = self._projections(x)  # (N, T, C/r1), (N, T, C/r2)
         discrepancy = -torch.bmm(k, k.transpose(1, 2))  # (N, T, T): d_tj = -k_t . k_j
         fusion = discrepancy.softmax(dim=2 if self.variant == "paper" else 1)  # over j (paper) or t (code)
         z_hat = z + torch.bmm(fusion, z)  # (N, T, C/r1), Eq. 5

@@ -45,7 +45,7 @@ class SpatialMotionEnhancement(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nt, c, h, w = x.shape
         weight = self.motion_map(x).to(x.dtype).view(nt, 1, h, w)  # (N*T, 1, H, W)
-        return self.bn(self.conv(x * weight)) + x  # Eq. 8
+        return self.bn(self.conv(x * weight)).add_(x)  # Eq. 8 (the add reuses the BN output's memory)
 
     def extra_repr(self) -> str:
         return f"num_segments={self.num_segments}"

@@ -74,4 +74,5 @@ class STMBottleneck(Bottleneck):
         out = self.conv2(self.cstm(out)) + self.cmm(out)  # CSTM + CMM
         out = self.relu(self.bn2(out))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        out += identity  # in place, as torchvision's blocks
+        return self.relu(out)

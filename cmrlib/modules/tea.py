@@ -99,4 +99,5 @@ class TEABottleneck(Bottleneck):
         out = self.relu(self.bn1(self.conv1(x)))  # (N*T, P, H, W)
         out = self.mta(self.me(out))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        out += identity  # in place, as torchvision's blocks
+        return self.relu(out)
