@@ -252,8 +252,8 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
     ``train_step=True``: per round, one training step at ``train_batch`` (default: the profile's batch size,
     else 2) instead. Returns one dict per config: medians over the ``repeats`` rounds, the per-round values
     (``*_repeats``), the CPU-time medians (``*_cpu``), and ``latency_vs_tsm``, ``throughput_vs_tsm``
-    (or ``train_step_vs_tsm``, ``train_step_vs_tsn``, ...; see add_ratios) computed
-    with ``clock`` ("wall" or "cpu")."""
+    (or ``train_step_vs_tsm``, ``train_step_vs_tsn``, ...): medians of the per-round ratios (add_ratios)
+    from the ``clock`` timings ("wall" or "cpu")."""
     if clock not in CLOCKS:
         raise ValueError(f"clock={clock!r}: expected one of {CLOCKS}")
     for name, value in (("repeats", repeats), ("latency_batch", latency_batch), ("throughput_batch", throughput_batch)):
@@ -341,8 +341,8 @@ def _summary(timings: list, batch: int, time_name: str | None, rate_name: str | 
             out[time_name + suffix] = round(1000 * _median(values), 3)
             out[time_name + suffix + "_repeats"] = [round(1000 * v, 3) for v in values]
         if rate_name:
-            out[rate_name + suffix] = round(batch / _median(values), 3)
-            out[rate_name + suffix + "_repeats"] = [round(batch / v, 3) for v in values]
+            out[rate_name + suffix] = round(batch / _median(values), 5)
+            out[rate_name + suffix + "_repeats"] = [round(batch / v, 5) for v in values]
     return out
 
 
@@ -352,8 +352,10 @@ RATIO_METRICS = {"latency_ms": "latency", "throughput": "throughput", "train_ste
 
 
 def add_ratios(rows: list[dict], clock: str = "wall") -> list[dict]:
-    """<name>_vs_tsm and <name>_vs_tsn (names in RATIO_METRICS) for every row, when the reference was timed, from the ``clock``
-    medians ("cpu": the *_cpu medians). Also records the clock in ``ratio_clock``."""
+    """<name>_vs_tsm and <name>_vs_tsn (names in RATIO_METRICS) for every row whose reference was timed:
+    the median over rounds of the ratio within each round (the two models were timed minutes apart at most,
+    so a machine whose load drifts between rounds does not bias the ratio), from the ``clock`` timings
+    ("cpu": the *_cpu ones). The clock is recorded in ``ratio_clock``."""
     suffix = "_cpu" if clock == "cpu" else ""
     by_label = {row["label"]: row for row in rows}
     for row in rows:
@@ -361,8 +363,11 @@ def add_ratios(rows: list[dict], clock: str = "wall") -> list[dict]:
         for reference in REFERENCES:
             ref = by_label.get(reference)
             for metric, name in RATIO_METRICS.items():
-                if ref is not None and metric + suffix in row and ref.get(metric + suffix):
-                    row[f"{name}_vs_{reference.lower()}"] = round(row[metric + suffix] / ref[metric + suffix], 3)
+                key = metric + suffix + "_repeats"
+                if ref is not None and key in row and key in ref:
+                    ratios = [a / b for a, b in zip(row[key], ref[key]) if b > 0]
+                    if ratios:
+                        row[f"{name}_vs_{reference.lower()}"] = round(_median(ratios), 3)
     return rows
 
 
@@ -481,8 +486,10 @@ def pem_scaling(frames=(8, 16, 32), device: str = "cpu", profile: str | None = N
     """Batch-1 latency of the PEM stand-in (a loop over T) and CME (batched products over T) as T grows.
 
     Modules alone, at two positions of the backbone (the input of layer1's second block: many pixels, few
-    channels; and of layer4's second block: few pixels, many channels), with the number of aten operators
-    each dispatches; and, with ``models=True``, the whole TIM+PEM, TIM+CME and TIM networks.
+    channels; and of layer4's second block: few pixels, many channels) and on 1x1 maps with layer4's channels
+    ("gate only": what is left is the gate's own computation, where PEM's loop over T shows), with the
+    number of aten operators each dispatches (a GPU launches one kernel per operator); and, with
+    ``models=True``, the whole TIM+PEM, TIM+CME and TIM networks.
     One row per (kind, position, T, label); ``vs_t8`` is the ratio to the same row at the smallest T."""
     from cmrlib.models import build_model
     from cmrlib.modules import ChannelMotionEnhancement, ProgressiveEnhancement
@@ -502,7 +509,8 @@ def pem_scaling(frames=(8, 16, 32), device: str = "cpu", profile: str | None = N
         probe = build_model("tim", 10, 2, depth=shape["depth"], width=shape["width"], small_input=shape["small_input"])
     stem = shape["size"] // (1 if shape["small_input"] else 4)
     positions = {"layer1.1": (probe.layer1[1].conv1.in_channels, stem),
-                 "layer4.1": (probe.layer4[1].conv1.in_channels, max(1, math.ceil(stem / 8)))}
+                 "layer4.1": (probe.layer4[1].conv1.in_channels, max(1, math.ceil(stem / 8))),
+                 "gate only": (probe.layer4[1].conv1.in_channels, 1)}  # 1x1 maps: GAP and gating are free
 
     jobs = {}  # (kind, position, T, label) -> (fn, ops)
     with threads_set(threads) as used_threads, torch.inference_mode():

@@ -17,10 +17,11 @@ The rule (the book's claims chapter restates it):
   - ``equivalent`` (a = b within a margin d): **held** if the interval lies inside [-d, d], **not held** if it
     lies entirely outside it, else inconclusive.
 * With fewer than two values on a side that is not a constant there is no spread: the check is
-  **inconclusive** ("needs at least 2 seeds"), whatever the means say. A smoke-profile book therefore shows only
-  inconclusive verdicts, as it should.
+  **inconclusive** ("needs at least 2 seeds"), whatever the means say. A smoke-profile book (one seed)
+  therefore shows only inconclusive accuracy verdicts, as it should; timing checks have repeated measurements.
 * A claim made of several checks is **held** if all its core checks hold, **not held** if any core check is not
-  held, and inconclusive otherwise.
+  held, and inconclusive otherwise; a claim with a core check that could not run at the profile (no data) is at
+  best inconclusive. Non-core checks are reported beside the claim but do not decide it.
 """
 from __future__ import annotations
 

@@ -486,14 +486,6 @@ def summarise(frame: pd.DataFrame, by=("label",), metrics=("top1",)) -> pd.DataF
     return out
 
 
-def per_seed(frame: pd.DataFrame, label: str, metric: str = "top1", **where) -> pd.Series:
-    """The per-seed values of ``metric`` for one label (a Series indexed by seed), for cmrlib.claims."""
-    rows = frame[frame["label"] == label]
-    for name, value in where.items():
-        rows = rows[rows[name] == value]
-    return rows.set_index("seed")[metric].sort_index()
-
-
 def provenance(frames) -> dict:
     """Where the numbers of a page come from: profiles, seeds, commits, hardware, runs and total wall time."""
     frames = [frames] if isinstance(frames, pd.DataFrame) else list(frames)
@@ -522,12 +514,6 @@ def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
-
-
-def with_paper(ours: pd.DataFrame, paper: pd.DataFrame, on: str, paper_columns: dict) -> pd.DataFrame:
-    """Put the paper's numbers (``paper_columns``: paper column -> new name) beside ours, matched on ``on``."""
-    selected = paper[[on, *paper_columns]].rename(columns=paper_columns).drop_duplicates(on)
-    return ours.merge(selected, how="left", on=on)
 
 
 def available_profiles() -> list:

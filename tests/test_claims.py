@@ -1,7 +1,6 @@
 """Verdict logic of cmrlib.claims on constructed per-seed results whose verdict is known."""
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
