@@ -64,6 +64,7 @@ def select_device(config: dict, context: dist.Context) -> torch.device:
             raise ValueError(f"config field 'device': {config['device']!r} asked for CUDA, which is not available")
         if context.distributed:
             wanted = f"cuda:{context.local_rank}"
+            torch.cuda.set_device(context.local_rank)  # NCCL collectives use the current device
     elif wanted != "cpu":
         raise ValueError(f"config field 'device' must be auto, cpu or cuda[:i] (got {wanted!r})")
     return torch.device(wanted)

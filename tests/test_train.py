@@ -46,7 +46,7 @@ def test_run_folder_holds_config_metrics_final_and_checkpoint(finished_run):
 
 def test_lr_is_scaled_by_batch_and_stepped_inside_epochs(finished_run):
     rows = runs.read_jsonl(finished_run[0] / "metrics.jsonl")
-    base = 0.1 * 4 / 64  # smoke lr per 64 clips, batch 4
+    base = make_config()["lr"] * 4 / 64  # lr per 64 clips, batch 4
     # last step of epoch 1 is at 0.75 epochs (< 60% of 2); of epoch 2 at 1.75 epochs (past 60% and 80%)
     assert rows[0]["lr"] == pytest.approx(base)
     assert rows[1]["lr"] == pytest.approx(base * 0.01)
