@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -36,11 +37,17 @@ from cmrlib import config as configlib
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """One timed model: a row label, a cmrlib method and its model options."""
+    """One timed model: a row label, a cmrlib method, its model options, and the shape fields (frames, size,
+    depth, width, small_input) in which it differs from the benchmark's shape."""
 
     label: str
     method: str
     options: dict = field(default_factory=dict)
+    shape: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        return self.label, tuple(sorted(self.shape.items()))
 
 
 # name -> (label, method, options). Labels match the book's tables (cmrlib.experiments).
@@ -72,18 +79,21 @@ R50_224 = {"depth": 50, "width": 1.0, "small_input": False, "size": 224, "frames
 
 # ------------------------------------------------------------------------------------------ configs
 def parse_config(item) -> BenchConfig:
-    """A BenchConfig from a name of NAMED ("cmr-released"), a method with options ("cmr:cme=part:sme=all"),
-    a dict (label, method, options) or any object with .label, .method and .options (cmrlib.experiments.Spec)."""
+    """A BenchConfig from a name of NAMED ("cmr-released"), a method with options ("cmr:cme=part:frames=16"),
+    a dict (label, method, options; shape fields at the top level or among the options) or any object with
+    .label, .method and .options (cmrlib.experiments.Spec: its shape fields are kept, other config
+    overrides such as the benchmark do not change the network and are ignored)."""
     from cmrlib.models import METHODS, OPTIONS
 
     if isinstance(item, BenchConfig):
-        return item
+        return _checked(item)
     if isinstance(item, dict):
-        return _checked(BenchConfig(item.get("label") or item["method"], item["method"], dict(item.get("options", {}))))
+        options = {**item.get("options", {}), **{k: v for k, v in item.items() if k in SHAPE_FIELDS}}
+        return _split(item.get("label") or item["method"], item["method"], options)
     if hasattr(item, "method") and hasattr(item, "label"):
         options = dict(getattr(item, "options", ()) or ())
-        model_options = {k: v for k, v in options.items() if k in OPTIONS.get(item.method, {})}
-        return _checked(BenchConfig(item.label, item.method, model_options))
+        known = set(OPTIONS.get(item.method, {})) | set(SHAPE_FIELDS)
+        return _split(item.label, item.method, {k: v for k, v in options.items() if k in known})
     if not isinstance(item, str):
         raise ValueError(f"benchmark config {item!r}: expected a name, 'method:key=value', a dict or a Spec")
     name = item.strip().lower()
@@ -94,8 +104,13 @@ def parse_config(item) -> BenchConfig:
     if method not in METHODS or not pairs:
         raise ValueError(f"unknown method or benchmark config {item!r}; choose from {', '.join(NAMED)}, "
                          f"or write method:key=value[:key=value] with a method of {', '.join(METHODS)}")
-    options = configlib.parse_overrides(pairs)
-    return _checked(BenchConfig(item.strip(), method, options))
+    return _split(item.strip(), method, configlib.parse_overrides(pairs))
+
+
+def _split(label: str, method: str, options: dict) -> BenchConfig:
+    """Model options and shape fields apart."""
+    shape = {k: v for k, v in options.items() if k in SHAPE_FIELDS}
+    return _checked(BenchConfig(label, method, {k: v for k, v in options.items() if k not in SHAPE_FIELDS}, shape))
 
 
 def _checked(config: BenchConfig) -> BenchConfig:
@@ -106,20 +121,21 @@ def _checked(config: BenchConfig) -> BenchConfig:
     unknown = sorted(set(config.options) - set(OPTIONS[config.method]))
     if unknown:
         raise ValueError(f"option(s) {', '.join(unknown)} do not apply to method {config.method!r} "
-                         f"(it takes {sorted(OPTIONS[config.method]) or 'none'})")
+                         f"(it takes {sorted(OPTIONS[config.method]) or 'none'} and the shape fields "
+                         f"{', '.join(SHAPE_FIELDS)})")
     return config
 
 
 def parse_configs(items) -> list[BenchConfig]:
-    """parse_config for each item (a comma-separated string is split); duplicate labels are dropped."""
+    """parse_config for each item (a comma-separated string is split); repeats of a (label, shape) are dropped."""
     if isinstance(items, str):
         items = [part for part in items.split(",") if part.strip()]
     configs, seen = [], set()
     for item in items:
         config = parse_config(item)
-        if config.label not in seen:
+        if config.key not in seen:
             configs.append(config)
-            seen.add(config.label)
+            seen.add(config.key)
     if not configs:
         raise ValueError("methods: no model to benchmark")
     return configs
@@ -244,8 +260,9 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
                     threads: int | None = None, amp: bool = False, channels_last: bool = False,
                     compile: bool = False, min_time: float = 0.2, num_classes: int = 174, clock: str = "wall",
                     progress=None) -> list[dict]:
-    """Time each config (names of NAMED, "method:key=value", dicts or Specs; TSM is added as the reference
-    when missing) on R50 8 x 224, or on ``profile``'s backbone, with any shape field overridden.
+    """Time each config (names of NAMED, "method:key=value", dicts or Specs) on R50 8 x 224, or on
+    ``profile``'s backbone, with the shape fields given here and then those of the config overridden. TSM is
+    added as the reference for every shape that lacks it.
 
     Inference (default): per round, one latency timing at ``latency_batch`` and one throughput timing at
     ``throughput_batch`` of every model, in a rotating order; ``warmup`` untimed rounds first.
@@ -268,58 +285,59 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
         raise ValueError("amp, channels_last and compile are CUDA options; leave them off with device='cpu'")
     if clock == "cpu" and device.type == "cuda":
         raise ValueError("clock='cpu' measures CPU time and only makes sense with device='cpu'")
-    configs = parse_configs(configs)
-    if "TSM" not in {c.label for c in configs}:
-        configs = [parse_config("tsm"), *configs]
-    shape = profile_shape(profile, depth=depth, width=width, small_input=small_input, size=size, frames=frames)
+    base = profile_shape(profile, depth=depth, width=width, small_input=small_input, size=size, frames=frames)
+    given = [BenchConfig(c.label, c.method, c.options, {**base, **c.shape}) for c in parse_configs(configs)]
+    references = [BenchConfig("TSM", "tsm", {}, c.shape) for c in given]  # one per shape, after the dedup
+    unique = {c.key: c for c in references + given}  # a (label, shape) given twice is timed once
+    configs = sorted(unique.values(), key=lambda c: c.label != "TSM")  # the references first, else in order
+    shapes = [c.shape for c in configs]
     if train_batch is None:
         train_batch = configlib.resolve("tsn", profile, validate=False)["batch_size"] if profile else 2
     say = progress or (lambda message: None)
 
     with threads_set(threads) as used_threads:
         clock_ = Clock(device)
-        models, jobs = {}, {}
-        for config in configs:
+        jobs = []  # per config: {kind: fn}
+        for config, shape in zip(configs, shapes):
             say(f"building {config.label}")
             model = _prepare(build(config, shape, num_classes), device, channels_last, compile)
-            models[config.label] = model
             if train_step:
                 step = TrainStep(model, _clip(train_batch, shape, device, channels_last), num_classes, device, amp)
-                jobs[config.label] = {"train_step": step}
+                jobs.append({"train_step": step})
             else:
                 model.eval()
-                jobs[config.label] = {
+                jobs.append({
                     "latency": _forward(model, _clip(latency_batch, shape, device, channels_last), device, amp),
-                    "throughput": _forward(model, _clip(throughput_batch, shape, device, channels_last), device, amp)}
+                    "throughput": _forward(model, _clip(throughput_batch, shape, device, channels_last), device, amp)})
         iterations = {}
         for round_ in range(warmup + 1):  # warm-up rounds, then one calibration round (also untimed)
-            for label, job in jobs.items():
-                say(f"warm-up {round_ + 1}/{warmup + 1}: {label}")
+            for index, job in enumerate(jobs):
+                say(f"warm-up {round_ + 1}/{warmup + 1}: {configs[index].label}")
                 for kind, fn in job.items():
                     wall, _ = clock_.time(fn)
-                    iterations[label, kind] = _iterations(wall, min_time)
-        timings = {(label, kind): [] for label, job in jobs.items() for kind in job}
-        labels = list(jobs)
+                    iterations[index, kind] = _iterations(wall, min_time)
+        timings = {(index, kind): [] for index, job in enumerate(jobs) for kind in job}
+        order = list(range(len(jobs)))
         for round_ in range(repeats):
-            shift = round_ % len(labels)
-            for label in labels[shift:] + labels[:shift]:
-                say(f"round {round_ + 1}/{repeats}: {label}")
-                for kind, fn in jobs[label].items():
-                    timings[label, kind].append(clock_.time(fn, iterations[label, kind]))
+            shift = round_ % len(order)
+            for index in order[shift:] + order[:shift]:
+                say(f"round {round_ + 1}/{repeats}: {configs[index].label}")
+                for kind, fn in jobs[index].items():
+                    timings[index, kind].append(clock_.time(fn, iterations[index, kind]))
 
     setup = {"device": str(device), "hardware": hardware(device, used_threads), "threads": used_threads,
              "repeats": repeats, "warmup": warmup, "amp": amp, "channels_last": channels_last, "compile": compile,
-             "mode": "train_step" if train_step else "inference", **shape}
+             "mode": "train_step" if train_step else "inference"}
     rows = []
-    for config in configs:
-        row = {"label": config.label, "method": config.method, "options": config.options, **setup,
+    for index, (config, shape) in enumerate(zip(configs, shapes)):
+        row = {"label": config.label, "method": config.method, "options": config.options, **setup, **shape,
                "gflops": round(gflops(config, shape, num_classes), 6)}
         if train_step:
-            row.update(_summary(timings[config.label, "train_step"], train_batch, "train_step_ms", "train_clips_per_s"))
+            row.update(_summary(timings[index, "train_step"], train_batch, "train_step_ms", "train_clips_per_s"))
             row["train_batch"] = train_batch
         else:
-            row.update(_summary(timings[config.label, "latency"], latency_batch, "latency_ms", None))
-            row.update(_summary(timings[config.label, "throughput"], throughput_batch, None, "throughput"))
+            row.update(_summary(timings[index, "latency"], latency_batch, "latency_ms", None))
+            row.update(_summary(timings[index, "throughput"], throughput_batch, None, "throughput"))
             row.update(latency_batch=latency_batch, throughput_batch=throughput_batch)
         rows.append(row)
     add_ratios(rows, clock if device.type == "cpu" else "wall")
@@ -352,16 +370,21 @@ RATIO_METRICS = {"latency_ms": "latency", "throughput": "throughput", "train_ste
 
 
 def add_ratios(rows: list[dict], clock: str = "wall") -> list[dict]:
-    """<name>_vs_tsm and <name>_vs_tsn (names in RATIO_METRICS) for every row whose reference was timed:
+    """<name>_vs_tsm and <name>_vs_tsn (names in RATIO_METRICS) for every row whose reference was timed in
+    the same shape:
     the median over rounds of the ratio within each round (the two models were timed minutes apart at most,
     so a machine whose load drifts between rounds does not bias the ratio), from the ``clock`` timings
     ("cpu": the *_cpu ones). The clock is recorded in ``ratio_clock``."""
     suffix = "_cpu" if clock == "cpu" else ""
-    by_label = {row["label"]: row for row in rows}
+
+    def same_shape(row: dict, label: str) -> tuple:
+        return (label, *(row[name] for name in SHAPE_FIELDS))
+
+    by_key = {same_shape(row, row["label"]): row for row in rows}
     for row in rows:
         row["ratio_clock"] = clock
         for reference in REFERENCES:
-            ref = by_label.get(reference)
+            ref = by_key.get(same_shape(row, reference))  # the reference timed in the same shape
             for metric, name in RATIO_METRICS.items():
                 key = metric + suffix + "_repeats"
                 if ref is not None and key in row and key in ref:
@@ -401,7 +424,7 @@ def breakdown(config, shape: dict | None = None, batch: int = 1, repeats: int = 
     backbone's own convs and BNs are listed apart and "other" is the remainder (ReLU, adds, pooling, head).
     CPU time, unlike the profiler's wall clock, does not grow when a shared machine deschedules the process."""
     config = parse_config(config)
-    shape = profile_shape(None, **(shape or {})) if not shape or len(shape) < len(SHAPE_FIELDS) else shape
+    shape = {**profile_shape(None, **(shape or {})), **config.shape}
     parts, spent, stack = _parts(), {}, []
     model = build(config, shape, num_classes).eval()
 
@@ -439,6 +462,28 @@ def breakdown(config, shape: dict | None = None, batch: int = 1, repeats: int = 
     total = _median([run["total"] for run in runs])
     return [{"label": config.label, "part": name, "cpu_ms": round(1000 * _median([run[name] for run in runs]), 2),
              "share": round(_median([run[name] for run in runs]) / total, 4)} for name in names]
+
+
+def trace(config, shape: dict | None = None, batch: int = 1, repeats: int = 3, warmup: int = 1,
+          threads: int | None = None, top: int = 15, num_classes: int = 174) -> str:
+    """torch.profiler over ``repeats`` inference forward passes (after ``warmup``), with record_shapes: the
+    ``top`` operators by self CPU time, grouped by input shapes; the header names the input's dtype, in
+    which every operator runs (float32)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    config = parse_config(config)
+    shape = {**profile_shape(None, **(shape or {})), **config.shape}
+    model = build(config, shape, num_classes).eval()
+    clip = _clip(batch, shape, torch.device("cpu"), False)
+    with threads_set(threads), torch.inference_mode():
+        for _ in range(warmup):
+            model(clip)
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+            for _ in range(repeats):
+                model(clip)
+    table = profiler.key_averages(group_by_input_shape=True).table(
+        sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=32, max_shapes_column_width=60)
+    return f"== {config.label}: {repeats} forward passes at batch {batch}, input {tuple(clip.shape)} {clip.dtype}\n{table}"
 
 
 def format_breakdown(rows: list[dict]) -> str:
@@ -588,10 +633,16 @@ def data_benchmark(root=None, profile: str = "cpu", benchmark: str = "synth-some
     resolved = configlib.resolve(method, profile, {"benchmark": benchmark}, validate=False)
     if root is None:
         say(f"dataset data/{profile}/{benchmark} (generated when missing)")
-        root = synth.generate(benchmark, profile)
+        with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the result (--json)
+            root = synth.generate(benchmark, profile)
+    say("reading every video once, so that the first worker count does not pay for a cold disk cache")
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file():
+            path.read_bytes()
     say("timing the data loader")
-    loader = data.loader_benchmark(root, workers=tuple(workers), num_segments=resolved["frames"],
-                                   size=resolved["size"], batches=batches, batch_size=resolved["batch_size"])
+    with threads_set(threads):  # the main process's share (workers=0); DataLoader workers use one thread each
+        loader = data.loader_benchmark(root, workers=tuple(workers), num_segments=resolved["frames"],
+                                       size=resolved["size"], batches=batches, batch_size=resolved["batch_size"])
     say(f"timing training steps of {method} at the {profile} profile")
     training = train_clips_per_s(profile, method, repeats=train_repeats, threads=threads)
     for row in loader:
@@ -634,6 +685,10 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
     m.add_argument("--channels-last", action="store_true", help="NHWC memory format (CUDA)")
     m.add_argument("--compile", action="store_true", help="torch.compile the models (CUDA)")
+    m.add_argument("--breakdown", action="store_true",
+                   help="instead of timing: CPU ms of a batch-1 forward pass per kind of module (CPU)")
+    m.add_argument("--trace", type=int, metavar="N",
+                   help="instead of timing: torch.profiler's top N operators by input shape (CPU)")
     _shape_arguments(m)
 
     s = sub.add_parser("pem-scaling", help="PEM stand-in (serial) vs CME (parallel) latency as T grows")
@@ -674,7 +729,17 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     verbose = not args.json and sys.stderr.isatty()
     try:
-        if args.command == "model":
+        if args.command == "model" and (args.breakdown or args.trace):
+            methods = parse_configs(args.methods.split(",") + (list(TABLE5) if args.table5 else []))
+            shape = profile_shape(args.profile, depth=args.depth, width=args.width, small_input=args.small_input,
+                                  size=args.size, frames=args.frames)
+            options = {"shape": shape, "batch": args.latency_batch, "repeats": args.repeats, "warmup": args.warmup,
+                       "threads": args.threads}
+            if args.breakdown:
+                print(format_breakdown([row for config in methods for row in breakdown(config, **options)]))
+            else:
+                print("\n".join(trace(config, top=args.trace, **options) for config in methods))
+        elif args.command == "model":
             methods = args.methods.split(",") + (list(TABLE5) if args.table5 else [])
             rows = model_benchmark(methods, frames=args.frames, latency_batch=args.latency_batch,
                                    throughput_batch=args.throughput_batch, train_step=args.train_step,
@@ -706,7 +771,9 @@ def _header(row: dict) -> str:
 
 def format_models(rows: list[dict]) -> str:
     first = rows[0]
-    lines = [_header(first)]
+    varying = [name for name in SHAPE_FIELDS if len({r[name] for r in rows}) > 1]  # shown beside the label
+    rows = [{**r, "label": " ".join([r["label"], *(f"{name}={r[name]}" for name in varying)])} for r in rows]
+    lines = [_header(first) + (f" (except {', '.join(varying)})" if varying else "")]
     cpu = first["device"] == "cpu"
     w = max(17, *(len(r["label"]) + 2 for r in rows))
     if first["mode"] == "train_step":

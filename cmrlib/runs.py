@@ -108,10 +108,17 @@ def provenance(device: str | None = None) -> dict:
     }
 
 
+# The code that decides what a training run computes. Book, plotting, claims, FLOPs and benchmark code is
+# left out, so editing a page does not retrain every cached run.
+TRAINING_CODE = ("models.py", "modules/*.py", "data/*.py", "train.py", "config.py", "evaluate.py",
+                 "distributed.py", "runs.py")
+
+
 def code_hash() -> str:
-    """SHA-256 over the relative path and the bytes of every ``cmrlib/**/*.py``, in sorted order."""
+    """SHA-256 over the relative path and the bytes of every file in TRAINING_CODE, in sorted order."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+    paths = sorted({path for pattern in TRAINING_CODE for path in PACKAGE_DIR.glob(pattern)})
+    for path in paths:
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())

@@ -147,3 +147,11 @@ def test_temporal_conv_backward_matches_finite_differences():
     x = torch.randn(2, 4, 3, 5, dtype=torch.double, requires_grad=True)
     taps = torch.randn(3, 3, 1, dtype=torch.double, requires_grad=True)
     assert torch.autograd.gradcheck(temporal_conv_op, (x, taps))
+
+
+def test_configs_with_their_own_shape_get_their_own_reference():
+    sweep = [{"label": "TIM+CME", "method": "cmr", "options": {"sme": "none"}, "frames": t} for t in (2, 4)]
+    rows = bench.model_benchmark(sweep, latency_batch=1, throughput_batch=1, **{**TINY, "frames": 2}, **FAST)
+    assert [(r["label"], r["frames"]) for r in rows] == [("TSM", 2), ("TSM", 4), ("TIM+CME", 2), ("TIM+CME", 4)]
+    assert all(r["latency_vs_tsm"] > 0 for r in rows)
+    assert "frames=4" in bench.format_models(rows)

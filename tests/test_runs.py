@@ -68,3 +68,17 @@ def test_provenance_has_the_fields_the_book_reports():
         assert field in record
     assert record["torch_version"] == torch.__version__
     json.dumps(record)
+
+
+def test_code_hash_covers_training_code_only(tmp_path, monkeypatch):
+    package = tmp_path / "cmrlib"
+    (package / "modules").mkdir(parents=True)
+    (package / "models.py").write_text("A = 1\n")
+    (package / "modules" / "cme.py").write_text("B = 1\n")
+    (package / "book.py").write_text("C = 1\n")
+    monkeypatch.setattr(runs, "PACKAGE_DIR", package)
+    before = runs.code_hash()
+    (package / "book.py").write_text("C = 2\n")
+    assert runs.code_hash() == before, "book code must not invalidate training runs"
+    (package / "modules" / "cme.py").write_text("B = 2\n")
+    assert runs.code_hash() != before, "a module change must invalidate training runs"
