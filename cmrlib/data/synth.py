@@ -68,6 +68,14 @@ SYNTH_PROFILES: dict[str, dict] = {
     "gpu": dict(size=128, train_per_class=200, val_per_class=40, frames=(32, 64), fps=(8, 30)),
 }
 
+#: synth-something clutter (spec default; a profile's "scene" entry overrides some of it).
+SCENE: dict = {
+    "distractors": (1, 2),          # inclusive range of the number of randomly moving distractors
+    "camera": (0.5, 0.3, 0.2),      # probabilities of a slow pan, a jitter and a still camera
+    "background_contrast": 1.0,     # scale of the background texture around its mean colour
+    "object_scale": 1.0,            # scale of the main object's radius
+}
+
 #: H.264 settings: near-lossless, no B-frames (exact frame seeking), a key frame every 16 frames, one thread
 #: (byte-identical output for a seed).
 X264_OPTIONS = {"crf": "18", "preset": "veryfast",
@@ -263,10 +271,10 @@ class Camera:
         return np.stack([background[y:y + size, x:x + size] for x, y in off])
 
 
-def _random_camera(rng: np.random.Generator, num_frames: int, size: int) -> Camera:
-    """A slow pan (half of the clips), a jitter (a third), or a still camera."""
+def _random_camera(rng: np.random.Generator, num_frames: int, size: int, odds=(0.5, 0.3, 0.2)) -> Camera:
+    """A slow pan, a jitter or a still camera, with probabilities ``odds`` (by default half, a third, the rest)."""
     margin = max(2, int(np.ceil(0.15 * size)))
-    kind = rng.choice(3, p=[0.5, 0.3, 0.2])
+    kind = rng.choice(3, p=list(odds))
     if kind == 0:
         direction = rng.uniform(0, 2 * np.pi)
         length = rng.uniform(0.3, 1.0) * margin
@@ -412,11 +420,15 @@ def _something_scene(kind: str, rng: np.random.Generator, num_frames: int, size:
     return main, prop_sprite, behind
 
 
-def _render_something(kind: str, rng: np.random.Generator, num_frames: int, size: int):
+def _render_something(kind: str, rng: np.random.Generator, num_frames: int, size: int, scene: dict):
     main, prop, behind = _something_scene(kind, rng, num_frames, size)
-    distractors = _distractors(rng, num_frames, size, int(rng.integers(1, 3)))
-    camera = _random_camera(rng, num_frames, size)
+    main.radius = main.radius * scene["object_scale"]
+    low, high = scene["distractors"]
+    distractors = _distractors(rng, num_frames, size, int(rng.integers(low, high + 1)))
+    camera = _random_camera(rng, num_frames, size, scene["camera"])
     background = _generic_background(rng, size + 2 * camera.margin)
+    mean = background.mean((0, 1))
+    background = mean + scene["background_contrast"] * (background - mean)
     if behind:
         return _compose(size, camera, background, distractors, [(main, None)], in_front=[prop])
     return _compose(size, camera, background, [prop] + distractors, [(main, None)])
@@ -493,7 +505,7 @@ def _scene_background(scene: str, rng: np.random.Generator, n: int) -> Array:
     raise ValueError(f"unknown scene {scene!r}")
 
 
-def _render_kinetics(kind: str, rng: np.random.Generator, num_frames: int, size: int):
+def _render_kinetics(kind: str, rng: np.random.Generator, num_frames: int, size: int, scene: dict):
     obj, scene = kind.split(" at the ")
     F, S = num_frames, float(size)
     t = np.arange(F, dtype=np.float32)
@@ -521,7 +533,7 @@ MARKER_SHAPES = ("disc", "square", "triangle", "cross")
 MARKER_HUES = (0.0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6)
 
 
-def _render_longrange(kind: str, rng: np.random.Generator, num_frames: int, size: int):
+def _render_longrange(kind: str, rng: np.random.Generator, num_frames: int, size: int, scene: dict):
     place, colour, shape = kind.split(", ")
     F, S = num_frames, float(size)
     camera = _random_camera(rng, F, size)
@@ -564,7 +576,7 @@ class Benchmark:
     name: str
     kind: str
     classes: tuple[str, ...]
-    render: Callable[[str, np.random.Generator, int, int], tuple[Array, Array]]
+    render: Callable[[str, np.random.Generator, int, int, dict], tuple[Array, Array]]
     backward: dict[int, int]
     flip_map: dict[int, int]
     mask: str
@@ -617,15 +629,19 @@ def _profile(name: str) -> dict:
 
 
 def render_clip(benchmark: str, label: int, seed: int, num_frames: int, size: int,
-                mask: str = "object") -> tuple[Array, Array]:
+                mask: str = "object", scene: dict | None = None) -> tuple[Array, Array]:
     """Render one clip: frames uint8 (F, size, size, 3) and a mask bool (F, size, size).
 
     ``mask="object"``: the visible pixels of the main moving object (the object of the action; the scene's
     object in synth-kinetics; the flashing marker in synth-longrange). ``mask="movers"``: those plus the
     distractors, i.e. everything that moves in the world (the background and the prop move only with the
     camera). Deterministic for (benchmark, label, seed, num_frames, size). A backward class of a reversal
-    pair renders its forward partner with the same seed and reverses the frame order, exactly."""
+    pair renders its forward partner with the same seed and reverses the frame order, exactly.
+    ``scene``: synth-something clutter settings that replace those of ``SCENE`` (a profile's ``scene``)."""
     spec = _benchmark(benchmark)
+    unknown = set(scene or {}) - set(SCENE)
+    if unknown:
+        raise ValueError(f"unknown scene settings {sorted(unknown)}; choose from {sorted(SCENE)}")
     if not 0 <= int(label) < len(spec.classes):
         raise ValueError(f"label {label} out of range for {benchmark} ({len(spec.classes)} classes)")
     if int(num_frames) < 2 or int(size) < 8:
@@ -634,7 +650,7 @@ def render_clip(benchmark: str, label: int, seed: int, num_frames: int, size: in
         raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
     rng = np.random.default_rng(int(seed))
     forward = spec.backward.get(int(label), int(label))
-    frames, masks = spec.render(spec.classes[forward], rng, int(num_frames), int(size))
+    frames, masks = spec.render(spec.classes[forward], rng, int(num_frames), int(size), {**SCENE, **(scene or {})})
     chosen = masks[mask]
     if forward != int(label):
         frames, chosen = frames[::-1], chosen[::-1]
@@ -711,8 +727,9 @@ def _video_path(plan: ClipPlan) -> str:
 
 def _make_clip(job: tuple[str, int, Path, ClipPlan]) -> dict:
     """Render, encode and write one clip; return its manifest record."""
-    benchmark, size, root, plan = job
-    frames, _ = render_clip(benchmark, plan.label, plan.seed, plan.num_frames, size)
+    benchmark, params, root, plan = job
+    frames, _ = render_clip(benchmark, plan.label, plan.seed, plan.num_frames, params["size"],
+                            scene=params.get("scene"))
     data = encode_mp4(frames, plan.fps)
     atomic_write_bytes(root / _video_path(plan), data)
     return {**plan.__dict__, "path": _video_path(plan), "bytes": len(data), "sha1": hashlib.sha1(data).hexdigest()}
@@ -763,7 +780,7 @@ def generate(benchmark: str, profile: str, out: str | os.PathLike | None = None,
     start = time.perf_counter()
     records = {p.id: old_clips[p.id] for p in plans if file_matches(root, old_clips.get(p.id))}
     todo = [p for p in plans if p.id not in records]
-    jobs = [(benchmark, params["size"], root, p) for p in todo]
+    jobs = [(benchmark, params, root, p) for p in todo]
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     (root / "videos").mkdir(parents=True, exist_ok=True)
     if workers > 1 and len(jobs) >= 4 * workers:
@@ -780,7 +797,7 @@ def generate(benchmark: str, profile: str, out: str | os.PathLike | None = None,
             stale.unlink()
     _write_annotations(spec, profile, seed, root, plans)
     manifest = {"benchmark": benchmark, "profile": profile, "seed": int(seed), "fingerprint": fingerprint,
-                "size": params["size"], "clips": {p.id: records[p.id] for p in plans}}
+                "size": params["size"], "scene": params.get("scene"), "clips": {p.id: records[p.id] for p in plans}}
     _atomic_write_text(manifest_path, json.dumps(manifest, indent=1))
     if verbose:
         speed = (f"{len(todo) / max(seconds, 1e-9):.1f} clips/s with {workers} worker{'s' * (workers != 1)}"
@@ -831,7 +848,7 @@ def rerender(root: str | os.PathLike, clip_id: str, mask: str = "object") -> tup
     manifest = json.loads((Path(root) / "manifest.json").read_text())
     record = manifest["clips"][str(clip_id)]
     return render_clip(manifest["benchmark"], record["label"], record["seed"], record["num_frames"],
-                       manifest["size"], mask)
+                       manifest["size"], mask, manifest.get("scene"))
 
 
 def main(argv=None) -> int:
