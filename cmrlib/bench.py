@@ -10,7 +10,8 @@ bench data         decoded + transformed clips/s of the data loader per worker c
 Shared machines are noisy, so every figure that matters is a ratio of timings taken in one run: the models
 are timed round-robin (one timing of each model per round, in a rotating order) and the median over rounds
 is kept. On the CPU each timing also records the process CPU time; with ``--threads 1`` on a busy machine the
-CPU-time ratios (``--clock cpu``) are far steadier than the wall-clock ones.
+CPU-time ratios (``--clock cpu``) are far steadier than the wall-clock ones. On the CPU, freed memory is
+kept for reuse while timing (``heap_cache``), as PyTorch's CUDA allocator does on a GPU.
 
     >>> rows = model_benchmark(["tsm", "cmr"], device="cpu", repeats=3)        # R50, 8 x 224
     >>> [(r["label"], r["latency_ms"], r["latency_vs_tsm"]) for r in rows]
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import math
 import platform
@@ -213,6 +216,38 @@ def threads_set(threads: int | None):
         torch.set_num_threads(before)
 
 
+# glibc mallopt parameters and their defaults
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_MAX = 128 * 1024, 65536
+
+
+@contextlib.contextmanager
+def heap_cache(enabled: bool = True):
+    """Inside the block, glibc keeps freed memory for reuse instead of returning it to the OS.
+
+    By default glibc serves every block above 32 MiB with a fresh mmap and unmaps it when freed, so each
+    large activation is page-faulted (and zeroed by the kernel) again on every forward pass: at R50 8x224
+    batch 8 that is a third of the CPU time, and more for models that make more temporaries. PyTorch's CUDA
+    allocator caches its blocks; this gives the CPU the same footing. Yields whether it is on (glibc only)."""
+    libc = None
+    if enabled:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"))
+            libc.mallopt  # noqa: B018 (absent outside glibc)
+        except (OSError, AttributeError, TypeError):
+            libc = None
+    if libc is None:
+        yield False
+        return
+    libc.mallopt(M_MMAP_MAX, 0)  # large blocks come from the heap ...
+    libc.mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1)  # ... which is never trimmed back
+    try:
+        yield True
+    finally:
+        libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
+        libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+
+
 def _prepare(model, device, channels_last: bool, compile_: bool):
     model = model.to(device)
     if channels_last:
@@ -259,7 +294,7 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
                     throughput_batch: int = 8, train_step: bool = False, train_batch: int | None = None,
                     threads: int | None = None, amp: bool = False, channels_last: bool = False,
                     compile: bool = False, min_time: float = 0.2, num_classes: int = 174, clock: str = "wall",
-                    progress=None) -> list[dict]:
+                    keep_freed_memory: bool = True, progress=None) -> list[dict]:
     """Time each config (names of NAMED, "method:key=value", dicts or Specs) on R50 8 x 224, or on
     ``profile``'s backbone, with the shape fields given here and then those of the config overridden. TSM is
     added as the reference for every shape that lacks it.
@@ -270,7 +305,7 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
     else 2) instead. Returns one dict per config: medians over the ``repeats`` rounds, the per-round values
     (``*_repeats``), the CPU-time medians (``*_cpu``), and ``latency_vs_tsm``, ``throughput_vs_tsm``
     (or ``train_step_vs_tsm``, ``train_step_vs_tsn``, ...): medians of the per-round ratios (add_ratios)
-    from the ``clock`` timings ("wall" or "cpu")."""
+    from the ``clock`` timings ("wall" or "cpu"). ``keep_freed_memory``: see heap_cache (CPU only)."""
     if clock not in CLOCKS:
         raise ValueError(f"clock={clock!r}: expected one of {CLOCKS}")
     for name, value in (("repeats", repeats), ("latency_batch", latency_batch), ("throughput_batch", throughput_batch)):
@@ -295,7 +330,7 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
         train_batch = configlib.resolve("tsn", profile, validate=False)["batch_size"] if profile else 2
     say = progress or (lambda message: None)
 
-    with threads_set(threads) as used_threads:
+    with threads_set(threads) as used_threads, heap_cache(keep_freed_memory and device.type == "cpu") as cached:
         clock_ = Clock(device)
         jobs = []  # per config: {kind: fn}
         for config, shape in zip(configs, shapes):
@@ -327,7 +362,7 @@ def model_benchmark(configs=TABLE7, device: str = "cpu", profile: str | None = N
 
     setup = {"device": str(device), "hardware": hardware(device, used_threads), "threads": used_threads,
              "repeats": repeats, "warmup": warmup, "amp": amp, "channels_last": channels_last, "compile": compile,
-             "mode": "train_step" if train_step else "inference"}
+             "mode": "train_step" if train_step else "inference", "heap_cache": cached}
     rows = []
     for index, (config, shape) in enumerate(zip(configs, shapes)):
         row = {"label": config.label, "method": config.method, "options": config.options, **setup, **shape,
@@ -395,14 +430,15 @@ def add_ratios(rows: list[dict], clock: str = "wall") -> list[dict]:
 
 
 def repeat_rows(rows: list[dict]) -> list[dict]:
-    """One dict per (model, round): label, method, repeat, latency_ms, throughput and the shape, the row
-    format of cmrlib.experiments' speed tables."""
-    out = []
-    for row in rows:
-        for repeat, (latency, throughput) in enumerate(zip(row["latency_ms_repeats"], row["throughput_repeats"])):
-            out.append({"label": row["label"], "method": row["method"], "repeat": repeat, "latency_ms": latency,
-                        "throughput": throughput, **{name: row[name] for name in SHAPE_FIELDS}})
-    return out
+    """One dict per (model, round): label, method, repeat, latency_ms, throughput (and their CPU-time
+    counterparts latency_cpu_ms, throughput_cpu) and the shape: the row format of cmrlib.experiments' speed
+    tables."""
+    columns = {"latency_ms": "latency_ms_repeats", "throughput": "throughput_repeats",
+               "latency_cpu_ms": "latency_ms_cpu_repeats", "throughput_cpu": "throughput_cpu_repeats"}
+    return [{"label": row["label"], "method": row["method"], "repeat": repeat,
+             **{name: row[source][repeat] for name, source in columns.items()},
+             **{name: row[name] for name in SHAPE_FIELDS}}
+            for row in rows for repeat in range(len(row["latency_ms_repeats"]))]
 
 
 # ------------------------------------------------------------------------ where the time goes (CPU)
@@ -418,7 +454,7 @@ def _parts() -> dict:
 
 
 def breakdown(config, shape: dict | None = None, batch: int = 1, repeats: int = 3, warmup: int = 1,
-              threads: int | None = None, num_classes: int = 174) -> list[dict]:
+              threads: int | None = None, num_classes: int = 174, keep_freed_memory: bool = True) -> list[dict]:
     """Process-CPU milliseconds of one inference forward pass spent in each kind of module, median over
     ``repeats`` passes. Each temporal module counts with everything inside it (SME's conv is SME's); the
     backbone's own convs and BNs are listed apart and "other" is the remainder (ReLU, adds, pooling, head).
@@ -448,7 +484,7 @@ def breakdown(config, shape: dict | None = None, batch: int = 1, repeats: int = 
             handles += [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
     clip = _clip(batch, shape, torch.device("cpu"), False)
     runs = []
-    with threads_set(threads), torch.inference_mode():
+    with threads_set(threads), heap_cache(keep_freed_memory), torch.inference_mode():
         for index in range(warmup + repeats):
             spent.clear()
             start = time.process_time()
@@ -465,7 +501,7 @@ def breakdown(config, shape: dict | None = None, batch: int = 1, repeats: int = 
 
 
 def trace(config, shape: dict | None = None, batch: int = 1, repeats: int = 3, warmup: int = 1,
-          threads: int | None = None, top: int = 15, num_classes: int = 174) -> str:
+          threads: int | None = None, top: int = 15, num_classes: int = 174, keep_freed_memory: bool = True) -> str:
     """torch.profiler over ``repeats`` inference forward passes (after ``warmup``), with record_shapes: the
     ``top`` operators by self CPU time, grouped by input shapes; the header names the input's dtype, in
     which every operator runs (float32)."""
@@ -475,7 +511,7 @@ def trace(config, shape: dict | None = None, batch: int = 1, repeats: int = 3, w
     shape = {**profile_shape(None, **(shape or {})), **config.shape}
     model = build(config, shape, num_classes).eval()
     clip = _clip(batch, shape, torch.device("cpu"), False)
-    with threads_set(threads), torch.inference_mode():
+    with threads_set(threads), heap_cache(keep_freed_memory), torch.inference_mode():
         for _ in range(warmup):
             model(clip)
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
@@ -527,7 +563,7 @@ def count_ops(fn) -> int:
 def pem_scaling(frames=(8, 16, 32), device: str = "cpu", profile: str | None = None, depth: int | None = None,
                 width: float | None = None, small_input: bool | None = None, size: int | None = None,
                 repeats: int = 3, warmup: int = 1, models: bool = True, threads: int | None = None,
-                min_time: float = 0.2, clock: str = "wall", progress=None) -> list[dict]:
+                min_time: float = 0.2, clock: str = "wall", keep_freed_memory: bool = True, progress=None) -> list[dict]:
     """Batch-1 latency of the PEM stand-in (a loop over T) and CME (batched products over T) as T grows.
 
     Modules alone, at two positions of the backbone (the input of layer1's second block: many pixels, few
@@ -535,7 +571,7 @@ def pem_scaling(frames=(8, 16, 32), device: str = "cpu", profile: str | None = N
     ("gate only": what is left is the gate's own computation, where PEM's loop over T shows), with the
     number of aten operators each dispatches (a GPU launches one kernel per operator); and, with
     ``models=True``, the whole TIM+PEM, TIM+CME and TIM networks.
-    One row per (kind, position, T, label); ``vs_t8`` is the ratio to the same row at the smallest T."""
+    One row per (kind, position, T, label); ``vs_first_t`` is the ratio to the same row at the smallest T."""
     from cmrlib.models import build_model
     from cmrlib.modules import ChannelMotionEnhancement, ProgressiveEnhancement
 
@@ -558,7 +594,8 @@ def pem_scaling(frames=(8, 16, 32), device: str = "cpu", profile: str | None = N
                  "gate only": (probe.layer4[1].conv1.in_channels, 1)}  # 1x1 maps: GAP and gating are free
 
     jobs = {}  # (kind, position, T, label) -> (fn, ops)
-    with threads_set(threads) as used_threads, torch.inference_mode():
+    with threads_set(threads) as used_threads, heap_cache(keep_freed_memory and device.type == "cpu"), \
+            torch.inference_mode():
         for t in frames:
             for position, (channels, side) in positions.items():
                 x = torch.randn(t, channels, side, side, generator=torch.Generator().manual_seed(t)).to(device)
@@ -604,7 +641,7 @@ def pem_scaling(frames=(8, 16, 32), device: str = "cpu", profile: str | None = N
     metric = ("latency_ms", "latency_cpu_ms")[pick]
     first = {(r["kind"], r["position"], r["label"]): r for r in rows if r["frames"] == frames[0]}
     for row in rows:
-        row["vs_t8"] = round(row[metric] / first[row["kind"], row["position"], row["label"]][metric], 3)
+        row["vs_first_t"] = round(row[metric] / first[row["kind"], row["position"], row["label"]][metric], 3)
     return rows
 
 
@@ -665,6 +702,8 @@ def _shape_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-time", type=float, default=0.2, help="repeat fast calls within a timing up to this many s")
     p.add_argument("--clock", choices=CLOCKS, default="wall",
                    help="ratios from wall time (default) or process CPU time (steadier on a shared CPU with --threads 1)")
+    p.add_argument("--release-freed-memory", action="store_true",
+                   help="leave glibc's default of unmapping freed large blocks (page faults on every pass)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
@@ -711,7 +750,8 @@ def parser() -> argparse.ArgumentParser:
 def _shape_options(args) -> dict:
     return {"device": args.device, "profile": args.profile, "depth": args.depth, "width": args.width,
             "small_input": args.small_input, "size": args.size, "repeats": args.repeats, "warmup": args.warmup,
-            "threads": args.threads, "min_time": args.min_time, "clock": args.clock}
+            "threads": args.threads, "min_time": args.min_time, "clock": args.clock,
+            "keep_freed_memory": not args.release_freed_memory}
 
 
 def _progress(enabled: bool):
@@ -734,7 +774,7 @@ def main(argv=None) -> int:
             shape = profile_shape(args.profile, depth=args.depth, width=args.width, small_input=args.small_input,
                                   size=args.size, frames=args.frames)
             options = {"shape": shape, "batch": args.latency_batch, "repeats": args.repeats, "warmup": args.warmup,
-                       "threads": args.threads}
+                       "threads": args.threads, "keep_freed_memory": not args.release_freed_memory}
             if args.breakdown:
                 print(format_breakdown([row for config in methods for row in breakdown(config, **options)]))
             else:
@@ -763,7 +803,7 @@ def main(argv=None) -> int:
 # ------------------------------------------------------------------------------------- text tables
 def _header(row: dict) -> str:
     shape = f"R{row['depth']} x{row['width']:g}{' small-input' if row['small_input'] else ''}, {row['frames']}x{row['size']}"
-    flags = [name for name in ("amp", "channels_last", "compile") if row.get(name)]
+    flags = [name for name in ("amp", "channels_last", "compile", "heap_cache") if row.get(name)]
     return (f"{shape} on {row['device']} ({row['hardware']}){', ' + '+'.join(flags) if flags else ''}; "
             f"median of {row['repeats']} round-robin rounds after {row['warmup']} warm-up; ratios from "
             f"{row['ratio_clock']} time")
@@ -811,7 +851,7 @@ def format_scaling(rows: list[dict]) -> str:
     for (kind, position, label), by_t in groups.items():
         where = f"{position} {by_t[frames[0]]['channels']}x{by_t[frames[0]]['side']}^2" if kind == "module" else "whole model"
         lines.append(f"{where:<22}{label:<21}" + "".join(
-            f"{by_t[t][metric]:>12.3f}{by_t[t]['vs_t8']:>7.2f}{by_t[t]['aten_ops']:>6}" for t in frames))
+            f"{by_t[t][metric]:>12.3f}{by_t[t]['vs_first_t']:>7.2f}{by_t[t]['aten_ops']:>6}" for t in frames))
     return "\n".join(lines)
 
 

@@ -11,7 +11,8 @@ over the T segments, as in TSN.
 Where the temporal modules sit (C_in: block-input channels, C_out: block-output channels):
     front of the residual branch, before conv1, on C_in:  TSM shift | TIM | MEM, TIM | PEM, TIM | CME, TIM
     after the residual add and ReLU, on C_out:            SME (CMR)
-    inside the bottleneck (depth 50 only):                STM (CSTM + CMM), TEA (ME + MTA)
+    inside the bottleneck, in place of its 3x3 conv:     STM (CSTM + CMM), TEA (ME + MTA)
+    (on ResNet-18/34 basic blocks, our extension: in place of the second 3x3 conv)
 The shortcut always takes the unmodified block input.
 """
 from collections import OrderedDict
@@ -22,8 +23,8 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from cmrlib.modules import (ChannelMotionEnhancement, MotionEnhancement, ProgressiveEnhancement,
-                            SpatialMotionEnhancement, STMBottleneck, TEABottleneck, TemporalInteraction,
-                            TemporalShift)
+                            SpatialMotionEnhancement, STMBasicBlock, STMBottleneck, TEABasicBlock,
+                            TEABottleneck, TemporalInteraction, TemporalShift)
 
 METHODS = {
     "tsn": "TSN: the 2D ResNet on each frame, logits averaged over frames (no temporal modelling)",
@@ -176,15 +177,15 @@ def build_model(method: str, num_classes: int, num_segments: int, depth: int = 5
         raise ValueError("pretrained: TEA's bottleneck has Res2Net-50 26w x 4s widths, which torchvision "
                          "ResNet weights do not fit; train TEA from scratch")
     kind, layers = ARCHITECTURES[depth]
-    if method in ("stm", "tea"):
-        if kind != "bottleneck":
-            raise ValueError(f"depth={depth}: {method} is defined on bottleneck blocks; use depth=50")
-        block = STMBottleneck if method == "stm" else TEABottleneck
+    if method in ("stm", "tea"):  # ResNet-18/34: our extension, the modules take the place of conv2
+        blocks = {("stm", "bottleneck"): STMBottleneck, ("stm", "basic"): STMBasicBlock,
+                  ("tea", "bottleneck"): TEABottleneck, ("tea", "basic"): TEABasicBlock}
+        block = blocks[method, kind]
     else:
         block = VideoBottleneck if kind == "bottleneck" else VideoBasicBlock
     # TEA's backbone is Res2Net-50 26w x 4s (TEA Appendix B.1): 4 fragments of int(26 * planes / 64)
     # channels, which is torchvision's bottleneck width with width_per_group=26, groups=4.
-    res2net = {"groups": 4, "width_per_group": 26} if method == "tea" else {}
+    res2net = {"groups": 4, "width_per_group": 26} if method == "tea" and kind == "bottleneck" else {}
     model = VideoResNet(block, layers, num_classes, num_segments, width, small_input, dropout, **res2net)
     for name, block, first in model.blocks():
         try:

@@ -79,7 +79,9 @@ def test_repeat_rows_have_the_book_format():
     rows = bench.model_benchmark(["tsm"], **TINY, **FAST)
     flat = bench.repeat_rows(rows)
     assert [r["repeat"] for r in flat] == [0, 1]
-    assert set(flat[0]) >= {"label", "method", "repeat", "latency_ms", "throughput", "frames", "size", "depth", "width"}
+    assert set(flat[0]) >= {"label", "method", "repeat", "latency_ms", "throughput", "latency_cpu_ms", "throughput_cpu",
+                            "frames", "size", "depth", "width"}
+    assert flat[1]["latency_ms"] == rows[0]["latency_ms_repeats"][1]
 
 
 def test_cli_json_parses(capsys):
@@ -122,8 +124,8 @@ def test_pem_scaling_counts_serial_ops():
         assert cme[0] == cme[1] == cme[2]  # CME: batched over T, the same kernels at every T
         assert pem[0] < pem[1] < pem[2]  # PEM: a loop over T launches more kernels as T grows
         assert pem[2] - pem[1] == 2 * (pem[1] - pem[0])  # ... linearly in T
-    assert all(r["vs_t8"] > 0 and r["latency_ms"] > 0 for r in rows)
-    assert {r["vs_t8"] for r in rows if r["frames"] == 2} == {1.0}
+    assert all(r["vs_first_t"] > 0 and r["latency_ms"] > 0 for r in rows)
+    assert {r["vs_first_t"] for r in rows if r["frames"] == 2} == {1.0}
 
 
 def test_pem_scaling_models_and_text(capsys):
@@ -155,3 +157,9 @@ def test_configs_with_their_own_shape_get_their_own_reference():
     assert [(r["label"], r["frames"]) for r in rows] == [("TSM", 2), ("TSM", 4), ("TIM+CME", 2), ("TIM+CME", 4)]
     assert all(r["latency_vs_tsm"] > 0 for r in rows)
     assert "frames=4" in bench.format_models(rows)
+
+
+def test_heap_cache_is_recorded_and_can_be_left_off():
+    kept = bench.model_benchmark(["tsm"], **TINY, **FAST)
+    released = bench.model_benchmark(["tsm"], keep_freed_memory=False, **TINY, **FAST)
+    assert isinstance(kept[0]["heap_cache"], bool) and released[0]["heap_cache"] is False

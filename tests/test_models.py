@@ -146,11 +146,15 @@ def test_cpu_profile_shape(method):
 
 
 @pytest.mark.parametrize("depth", [18, 34])
-@pytest.mark.parametrize("method", ["tsm", "tim", "teinet", "pem", "cmr"])
-def test_front_methods_on_basic_blocks(depth, method):
+@pytest.mark.parametrize("method", ["tsm", "tim", "teinet", "stm", "tea", "pem", "cmr"])
+def test_temporal_methods_on_basic_blocks_see_frame_order(depth, method):
+    torch.manual_seed(0)
     model = build_model(method, 5, T, depth=depth, **TINY).eval()
+    x = clip(n=1)
     with torch.no_grad():
-        assert model(clip(n=1)).shape == (1, 5)
+        logits, reversed_logits = model(x), model(x.flip(1))
+    assert logits.shape == (1, 5)
+    assert not torch.allclose(logits, reversed_logits, atol=1e-6), f"{method} at depth {depth} ignores frame order"
 
 
 def test_tsm_shifts_the_block_input():
@@ -226,7 +230,6 @@ def test_pretrained_missing_file_is_a_clear_error(tmp_path):
     (lambda: build_model("cmr", 5, T, variant="code"), "variant"),
     (lambda: build_model("tsm", 5, T, r=8), "unknown option"),
     (lambda: build_model("tsn", 5, T, depth=101), "depth"),
-    (lambda: build_model("stm", 5, T, depth=18), "depth"),
     (lambda: build_model("tsn", 5, T, width=0), "width"),
     (lambda: build_model("tsn", 0, T), "num_classes"),
     (lambda: tiny("tsm")(torch.randn(1, T + 1, 3, 32, 32)), "num_segments"),

@@ -11,12 +11,13 @@ CMM, channel-wise motion module (r = 16, random init):
     1x1 conv C/r -> C
 
 STM block: conv1 -> [conv2(CSTM_temporal(y)) + CMM(y)] -> bn2, ReLU -> conv3 -> bn3 -> + shortcut -> ReLU,
-in all 16 bottlenecks. Choices where the paper is silent: no BN or bias inside CMM; the sum comes before
+in all 16 bottlenecks. On ResNet-18/34 (STMBasicBlock, our extension) conv1 plays the reducing conv and
+CSTM + CMM take the place of conv2. Choices where the paper is silent: no BN or bias inside CMM; the sum comes before
 bn2; in stride-2 blocks CMM's reduce conv carries the stride so both branches meet at the same size.
 """
 import torch
 from torch import nn
-from torchvision.models.resnet import Bottleneck
+from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from cmrlib.modules.temporal_interaction import TemporalInteraction
 
@@ -75,4 +76,21 @@ class STMBottleneck(Bottleneck):
         out = self.relu(self.bn2(out))
         out = self.bn3(self.conv3(out))
         out += identity  # in place, as torchvision's blocks
+        return self.relu(out)
+
+
+class STMBasicBlock(BasicBlock):
+    """torchvision BasicBlock whose second 3x3 conv becomes CSTM, with CMM in parallel (our extension of
+    STM to ResNet-18/34: conv1, which carries the stride, plays the role of the bottleneck's conv1)."""
+
+    def init_temporal(self, num_segments: int, r: int = 16) -> None:
+        width = self.conv1.out_channels
+        self.cstm = TemporalInteraction(width, num_segments, init="stm")
+        self.cmm = ChannelwiseMotion(width, num_segments, r)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))  # (N*T, P, H, W)
+        out = self.bn2(self.conv2(self.cstm(out)) + self.cmm(out))  # CSTM + CMM
+        out += identity
         return self.relu(out)

@@ -21,7 +21,7 @@ block's stride) and the hierarchical sums are dropped, since the fragments no lo
 """
 import torch
 from torch import nn
-from torchvision.models.resnet import Bottleneck
+from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from cmrlib.modules.stm import adjacent_motion, depthwise3x3, reduced_channels
 from cmrlib.modules.temporal_interaction import TemporalInteraction
@@ -100,4 +100,22 @@ class TEABottleneck(Bottleneck):
         out = self.mta(self.me(out))
         out = self.bn3(self.conv3(out))
         out += identity  # in place, as torchvision's blocks
+        return self.relu(out)
+
+
+class TEABasicBlock(BasicBlock):
+    """torchvision BasicBlock with ME after conv1 and MTA in place of conv2/bn2 (our extension of TEA to
+    ResNet-18/34: conv1, which carries the stride, plays the role of the bottleneck's conv1)."""
+
+    def init_temporal(self, num_segments: int, r: int = 16) -> None:
+        width = self.conv1.out_channels
+        del self.conv2, self.bn2  # replaced by MTA
+        self.me = MotionExcitation(width, num_segments, r)
+        self.mta = MultipleTemporalAggregation(width, num_segments)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))  # (N*T, P, H, W)
+        out = self.mta(self.me(out))
+        out += identity
         return self.relu(out)
