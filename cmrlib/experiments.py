@@ -849,7 +849,6 @@ def figure5_scores(profile: str, seeds, clips: int = 8, force: bool = False) -> 
     import torch
 
     from cmrlib import visualize
-    from cmrlib.data import synth
     from cmrlib.evaluate import load_run_config
     from cmrlib.train import build_model, load_checkpoint
 
@@ -866,11 +865,8 @@ def figure5_scores(profile: str, seeds, clips: int = 8, force: bool = False) -> 
             model = build_model(config, num_classes=state["fc.weight"].shape[0])
             model.load_state_dict(state)
             num_classes = state["fc.weight"].shape[0]
-            clip_list = []
-            for index in range(clips):
-                label = index % num_classes
-                frames, mask = synth.render_clip(SOMETHING, label, 10_000 + index, config["frames"], config["size"])
-                clip_list.append((f"clip{index}", frames, mask))
+            clip_list = visualize.figure5_clips(num_classes, config["frames"], config["size"], count=clips,
+                                                profile=profile)
             with torch.no_grad():
                 table = visualize.figure5_table(model, clip_list)
             scores = {"clips": clips, **table.drop(columns="clip").mean().to_dict()}

@@ -343,14 +343,18 @@ def trained_cmr(profile: str, seed: int = 0, retrain_before: float | None = None
     return load_trained(run_dir), row
 
 
-def figure5_clips(num_classes: int, num_frames: int, size: int, count: int = 8, first_seed: int = 10_000):
+def figure5_clips(num_classes: int, num_frames: int, size: int, count: int = 8, first_seed: int = 10_000,
+                  profile: str | None = None):
     """The Figure 5 clips: [(name, frames, mask)], synth-something clip i of class i % num_classes rendered
-    with seed first_seed + i (seeds the generated datasets are very unlikely to use)."""
-    from cmrlib.data.synth import BENCHMARKS, render_clip
+    with seed first_seed + i (seeds the generated datasets are very unlikely to use), in the scene of the
+    profile's synthetic data (SYNTH_PROFILES[profile]["scene"]; None = the spec's scene)."""
+    from cmrlib.data.synth import BENCHMARKS, SYNTH_PROFILES, render_clip
 
     classes = BENCHMARKS["synth-something"].classes
+    scene = SYNTH_PROFILES[profile].get("scene") if profile else None
     return [(f"{i}: {classes[i % num_classes]}",
-             *render_clip("synth-something", i % num_classes, first_seed + i, num_frames, size)) for i in range(count)]
+             *render_clip("synth-something", i % num_classes, first_seed + i, num_frames, size, scene=scene))
+            for i in range(count)]
 
 
 def figure5_table(model: nn.Module, clips, top_k: int | None = None) -> pd.DataFrame:

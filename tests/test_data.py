@@ -245,3 +245,18 @@ def test_loader_benchmark(smoke_root):
     rows = loader_benchmark(smoke_root, workers=(0,), num_segments=4, size=28, batches=2, batch_size=4)
     assert rows[0]["workers"] == 0 and rows[0]["clips"] == 8 and rows[0]["clips_per_s"] > 0
     assert ISSUE_NAMES[0] == "ok"
+
+
+def test_a_profile_scene_changes_the_rendering_and_unknown_keys_are_rejected():
+    from cmrlib.data.synth import SYNTH_PROFILES, render_clip
+
+    scene = SYNTH_PROFILES["cpu"]["scene"]
+    spec_frames, _ = render_clip("synth-something", 0, 3, 12, 32)
+    easy_frames, easy_mask = render_clip("synth-something", 0, 3, 12, 32, scene=scene)
+    assert not np.array_equal(spec_frames, easy_frames)
+    again, _ = render_clip("synth-something", 0, 3, 12, 32, scene=scene)
+    assert np.array_equal(easy_frames, again)
+    backward, backward_mask = render_clip("synth-something", 1, 3, 12, 32, scene=scene)
+    assert np.array_equal(backward, easy_frames[::-1]) and np.array_equal(backward_mask, easy_mask[::-1])
+    with pytest.raises(ValueError, match="distractor_count"):
+        render_clip("synth-something", 0, 3, 12, 32, scene={"distractor_count": 0})
