@@ -821,7 +821,7 @@ def format_models(rows: list[dict]) -> str:
         lines.append(f"{'model':<{w}}{'GFLOPs':>8}{'step ms':>10}{'clips/s':>9}{'xTSM':>7}{'xTSN':>7}"
                      + (f"{'cpu ms':>10}" if cpu else ""))
         for r in rows:
-            lines.append(f"{r['label']:<{w}}{r['gflops']:>8.2f}{r['train_step_ms']:>10.1f}{r['train_clips_per_s']:>9.2f}"
+            lines.append(f"{r['label']:<{w}}{r['gflops']:>8.3g}{r['train_step_ms']:>10.1f}{r['train_clips_per_s']:>9.2f}"
                          f"{_ratio(r, 'train_step_vs_tsm')}{_ratio(r, 'train_step_vs_tsn')}"
                          + (f"{r['train_step_ms_cpu']:>10.1f}" if cpu else ""))
         return "\n".join(lines)
@@ -829,7 +829,7 @@ def format_models(rows: list[dict]) -> str:
     lines.append(f"{'model':<{w}}{'GFLOPs':>8}{'latency ms':>12}{'xTSM':>7}{'videos/s':>10}{'xTSM':>7}"
                  + (f"{'cpu ms':>10}{'cpu v/s':>9}" if cpu else ""))
     for r in rows:
-        lines.append(f"{r['label']:<{w}}{r['gflops']:>8.2f}{r['latency_ms']:>12.1f}{_ratio(r, 'latency_vs_tsm')}"
+        lines.append(f"{r['label']:<{w}}{r['gflops']:>8.3g}{r['latency_ms']:>12.1f}{_ratio(r, 'latency_vs_tsm')}"
                      f"{r['throughput']:>10.2f}{_ratio(r, 'throughput_vs_tsm')}"
                      + (f"{r['latency_ms_cpu']:>10.1f}{r['throughput_cpu']:>9.2f}" if cpu else ""))
     return "\n".join(lines)

@@ -63,7 +63,7 @@ class ChannelMotionEnhancement(nn.Module):
         z, k = self._projections(x)  # (N, T, C/r1), (N, T, C/r2)
         discrepancy = -torch.bmm(k, k.transpose(1, 2))  # (N, T, T): d_tj = -k_t . k_j
         fusion = discrepancy.softmax(dim=2 if self.variant == "paper" else 1)  # over j (paper) or t (code)
-        z_hat = z + torch.bmm(fusion, z)  # (N, T, C/r1), Eq. 5
+        z_hat = torch.baddbmm(z, fusion, z)  # z + fusion @ z in one call: (N, T, C/r1), Eq. 5
         logits = self.expand(z_hat)  # (N, T, C)
         if self.variant == "released":
             logits = torch.relu(self.expand_bn(logits.flatten(0, 1))).view_as(logits)
