@@ -805,33 +805,38 @@ def _header(row: dict) -> str:
     shape = f"R{row['depth']} x{row['width']:g}{' small-input' if row['small_input'] else ''}, {row['frames']}x{row['size']}"
     flags = [name for name in ("amp", "channels_last", "compile", "heap_cache") if row.get(name)]
     return (f"{shape} on {row['device']} ({row['hardware']}){', ' + '+'.join(flags) if flags else ''}; "
-            f"median of {row['repeats']} round-robin rounds after {row['warmup']} warm-up; ratios from "
-            f"{row['ratio_clock']} time")
+            f"{row['repeats']} round-robin rounds after {row['warmup']} warm-up; times: medians; xTSM: median "
+            f"of the per-round ratios of {row['ratio_clock']} times")
 
 
 def format_models(rows: list[dict]) -> str:
+    """The rows as a text table. The times beside each xTSM / xTSN column are those the ratios come from
+    (the ``ratio_clock``: CPU or wall time), the other clock follows at the right. A ratio is the median of
+    the per-round ratios, which is steadier than the ratio of two medians."""
     first = rows[0]
     varying = [name for name in SHAPE_FIELDS if len({r[name] for r in rows}) > 1]  # shown beside the label
     rows = [{**r, "label": " ".join([r["label"], *(f"{name}={r[name]}" for name in varying)])} for r in rows]
     lines = [_header(first) + (f" (except {', '.join(varying)})" if varying else "")]
-    cpu = first["device"] == "cpu"
+    main, other = ("_cpu", "") if first["ratio_clock"] == "cpu" else ("", "_cpu")
+    main_name, other_name = ("cpu", "wall") if main else ("wall", "cpu")
+    both = first["device"] == "cpu"  # CPU time is only recorded on the CPU
     w = max(17, *(len(r["label"]) + 2 for r in rows))
     if first["mode"] == "train_step":
         lines.append(f"training step (forward + backward + SGD) at batch {first['train_batch']}")
-        lines.append(f"{'model':<{w}}{'GFLOPs':>8}{'step ms':>10}{'clips/s':>9}{'xTSM':>7}{'xTSN':>7}"
-                     + (f"{'cpu ms':>10}" if cpu else ""))
+        lines.append(f"{'model':<{w}}{'GFLOPs':>8}{main_name + ' ms':>11}{'clips/s':>9}{'xTSM':>7}{'xTSN':>7}"
+                     + (f"{other_name + ' ms':>11}" if both else ""))
         for r in rows:
-            lines.append(f"{r['label']:<{w}}{r['gflops']:>8.3g}{r['train_step_ms']:>10.1f}{r['train_clips_per_s']:>9.2f}"
-                         f"{_ratio(r, 'train_step_vs_tsm')}{_ratio(r, 'train_step_vs_tsn')}"
-                         + (f"{r['train_step_ms_cpu']:>10.1f}" if cpu else ""))
+            lines.append(f"{r['label']:<{w}}{r['gflops']:>8.3g}{r['train_step_ms' + main]:>11.1f}"
+                         f"{r['train_clips_per_s' + main]:>9.2f}{_ratio(r, 'train_step_vs_tsm')}"
+                         f"{_ratio(r, 'train_step_vs_tsn')}" + (f"{r['train_step_ms' + other]:>11.1f}" if both else ""))
         return "\n".join(lines)
     lines.append(f"latency at batch {first['latency_batch']}, throughput at batch {first['throughput_batch']}")
-    lines.append(f"{'model':<{w}}{'GFLOPs':>8}{'latency ms':>12}{'xTSM':>7}{'videos/s':>10}{'xTSM':>7}"
-                 + (f"{'cpu ms':>10}{'cpu v/s':>9}" if cpu else ""))
+    lines.append(f"{'model':<{w}}{'GFLOPs':>8}{main_name + ' ms':>11}{'xTSM':>7}{'videos/s':>10}{'xTSM':>7}"
+                 + (f"{other_name + ' ms':>11}{other_name + ' v/s':>10}" if both else ""))
     for r in rows:
-        lines.append(f"{r['label']:<{w}}{r['gflops']:>8.3g}{r['latency_ms']:>12.1f}{_ratio(r, 'latency_vs_tsm')}"
-                     f"{r['throughput']:>10.2f}{_ratio(r, 'throughput_vs_tsm')}"
-                     + (f"{r['latency_ms_cpu']:>10.1f}{r['throughput_cpu']:>9.2f}" if cpu else ""))
+        lines.append(f"{r['label']:<{w}}{r['gflops']:>8.3g}{r['latency_ms' + main]:>11.1f}{_ratio(r, 'latency_vs_tsm')}"
+                     f"{r['throughput' + main]:>10.2f}{_ratio(r, 'throughput_vs_tsm')}"
+                     + (f"{r['latency_ms' + other]:>11.1f}{r['throughput' + other]:>10.2f}" if both else ""))
     return "\n".join(lines)
 
 
