@@ -115,11 +115,12 @@ def _write_kernelspec(spec_root: Path) -> str:
     return os.pathsep.join([str(spec_root), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep)
 
 
-def warm_cache(profile: str, retrain_before: float = 0.0, log=print) -> None:
-    """Train, evaluate and time everything the results pages need, once, in this process (the union of
-    their grids is what the claims page reads). The notebooks then only read the cache, so they can run
-    side by side, and timings are taken while nothing else of the book runs."""
+def warm_cache(profile: str, retrain_before: float = 0.0, jobs: int = 2, log=print) -> None:
+    """Train, evaluate and time everything the results pages need, once (the union of their grids is what
+    the claims page reads): missing runs ``jobs`` at a time, then evaluations and timings in this process,
+    while nothing else of the book runs. The notebooks then only read the cache, so they can run side by side."""
     tic = time.perf_counter()
+    experiments.train_all(profile, jobs=jobs, retrain_before=retrain_before or None, log=log)
     results = experiments.claims_inputs(profile, retrain_before=retrain_before or None)
     grids = [frame for frame in results.values() if "run_dir" in frame]
     trained = sum(int((~frame["reused"]).sum()) for frame in grids)
@@ -173,7 +174,7 @@ def execute(profile: str, names=None, force: bool = False, jobs: int = 2, warm: 
     out_dir.mkdir(parents=True, exist_ok=True)
     retrain_before = time.time() if force else 0.0
     if warm:
-        warm_cache(profile, retrain_before, log)
+        warm_cache(profile, retrain_before, jobs, log)
     saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "CMR_PROFILE", "CMR_QUIET", "MPLBACKEND")}
     kernel_dir = tempfile.TemporaryDirectory(prefix="cmr-kernel-")
     os.environ.update(JUPYTER_PATH=_write_kernelspec(Path(kernel_dir.name)), CMR_PROFILE=profile, CMR_QUIET="1")
@@ -226,7 +227,7 @@ def main(argv=None) -> int:
                         help=f"one of {sorted(experiments.PLANS)} (default: $CMR_PROFILE or cpu)")
     parser.add_argument("--force", action="store_true", help="retrain every run instead of reusing the cache")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks (still builds all)")
-    parser.add_argument("--jobs", type=int, default=2, help="notebooks executed side by side (default 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained and notebooks executed side by side (default 2)")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks, skip jupyter-book")
     parser.add_argument("--prune", action="store_true",
                         help="after a successful build, delete run folders of runs/<profile>/ made by older code")

@@ -87,6 +87,7 @@ PROFILES = {
         "batch_size": 16,
         "lr": 0.1,                  # shared by all methods; 0.01 per 64 (ImageNet-initialised recipe) is too low from scratch
         "schedule": "cosine", "warmup_epochs": 1.0,  # warm-up then cosine: the step schedule decays too early here
+        "threads": 1,               # one core per run: the book trains two runs side by side on a 2-core machine
     },
     # ResNet-50 at full width on one GPU: 128 px videos -> 112 px crops, bfloat16 autocast, channels_last
     "gpu": {
