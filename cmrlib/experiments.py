@@ -55,6 +55,7 @@ class Plan:
     frames: tuple                # Table 1 frame counts
     kinetics_frames: tuple       # Table 2 frame counts
     kinetics_methods: tuple = TABLE1_METHODS
+    long_methods: tuple = TABLE1_METHODS           # Table 1 methods also run at its frame counts above 8
     ratios: tuple = (1, 4, 8, 16)                  # Table 3
     longrange_labels: tuple | None = None          # None: every row of longrange_specs()
     multiview: tuple = (2, 3)    # clips x crops of the multi-view protocol ("8f×2" = 2 clips x 3 crops)
@@ -67,8 +68,9 @@ PLANS = {
     "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
                   kinetics_methods=("tsn", "cmr"), ratios=(1, 8), longrange_labels=("TSN", "TIM+MEM (TEINet)", "TIM+CME"),
                   multiview=(2, 1), speed_repeats=3, sweep_frames=(8, 16)),
-    # Table 1 at 8 frames only: a 16-frame run costs twice as much, and 97 runs would not fit ~100 minutes
-    "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8,), kinetics_frames=(8,)),
+    # Table 1 at 16 frames only for the two rows claim 8 compares: a 16-frame run costs twice an 8-frame one
+    "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8,),
+                long_methods=("pem", "cmr")),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
 }
@@ -173,6 +175,16 @@ def spec(label: str, method: str, benchmark: str = SOMETHING, **overrides) -> Sp
 def table1_specs(methods=TABLE1_METHODS, frames=(8,), benchmark: str = SOMETHING) -> list:
     """Tables 1 and 2: each method at each frame count."""
     return [spec(DISPLAY[m], m, benchmark, frames=int(f)) for f in frames for m in check_methods(methods)]
+
+
+def table1_plan_specs(profile: str, methods=TABLE1_METHODS, frames=None, benchmark: str = SOMETHING) -> list:
+    """Table 1's (or with KINETICS, Table 2's) specs: the profile's plan when ``frames`` is None (frame counts
+    above 8 only for its ``long_methods``), else every method at the given frame counts."""
+    methods = check_methods(methods)
+    specs = table1_specs(methods, frames_for(profile, frames, benchmark), benchmark)
+    if frames is None and benchmark == SOMETHING:
+        specs = [s for s in specs if dict(s.options)["frames"] == 8 or s.method in plan(profile).long_methods]
+    return specs
 
 
 def table3_specs(ratios=(1, 4, 8, 16)) -> list:
@@ -285,13 +297,20 @@ def train_cached(config: dict, force: bool = False, retrain_before: float | None
         return _train_cached(config, run_dir, force, retrain_before)
 
 
+def _cached(config: dict, run_dir: Path, retrain_before: float | None) -> bool:
+    """A finished run of this config and code, not older than ``retrain_before``."""
+    final = run_dir / "final.json"
+    if not final.exists() or (retrain_before and _finished_before(run_dir, retrain_before)):
+        return False
+    return runs.read_json(final).get("run_key") == runs.run_key(config)
+
+
 def _train_cached(config: dict, run_dir: Path, force: bool, retrain_before: float | None) -> tuple[Path, bool]:
     from cmrlib.train import train
 
-    final = run_dir / "final.json"
-    stale = force or (bool(retrain_before) and final.exists() and _finished_before(run_dir, retrain_before))
-    if final.exists() and not stale and runs.read_json(final).get("run_key") == runs.run_key(config):
+    if not force and _cached(config, run_dir, retrain_before):
         return run_dir, True
+    final = run_dir / "final.json"
     if final.exists() and run_dir.exists():
         shutil.rmtree(run_dir)
     with quietly():
@@ -586,51 +605,6 @@ def cost_table(specs, profile: str, shape: dict | None = None, num_classes: int 
     return pd.DataFrame([{**model_cost(s, profile, shape, num_classes), "label": s.label} for s in specs])
 
 
-def _time_model(model, clip, repeats: int, warmup: int, iterations: int, device: str) -> list:
-    import torch
-
-    def sync():
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    with torch.inference_mode():
-        for _ in range(warmup):
-            model(clip)
-        sync()
-        times = []
-        for _ in range(repeats):
-            tic = time.perf_counter()
-            for _ in range(iterations):
-                model(clip)
-            sync()
-            times.append((time.perf_counter() - tic) / iterations)
-    return times
-
-
-def measure_speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, repeats: int = 5,
-                  latency_batch: int = 1, throughput_batch: int = 8, warmup: int = 2, iterations: int = 3) -> list:
-    """The CMR Table 7 protocol, minimally: latency (ms) at batch 1 and throughput (videos/s) at batch 8,
-    after a warm-up; one value per repeat (each repeat averages ``iterations`` forward passes).
-
-    ``cmrlib.bench.model_benchmark`` replaces this when it exists (see ``speed``)."""
-    import torch
-
-    rows = []
-    for spec_ in specs:
-        model, config = _model_for(spec_, profile, shape)
-        model = model.eval().to(device)
-        frames, size = config["frames"], config["size"]
-        latency = _time_model(model, torch.randn(latency_batch, frames, 3, size, size, device=device),
-                              repeats, warmup, iterations, device)
-        batch = _time_model(model, torch.randn(throughput_batch, frames, 3, size, size, device=device),
-                            repeats, warmup, iterations, device)
-        for repeat, (lat, thr) in enumerate(zip(latency, batch)):
-            rows.append({"label": spec_.label, "method": spec_.method, "repeat": repeat,
-                         "latency_ms": 1000.0 * lat, "throughput": throughput_batch / thr,
-                         "frames": frames, "size": size, "depth": config["depth"], "width": config["width"]})
-    return rows
-
-
 def speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, repeats: int | None = None,
           force: bool = False, cached_only: bool = False, retrain_before: float | None = None,
           **options) -> pd.DataFrame:
@@ -659,7 +633,7 @@ def speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, r
         if kind == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' asked for, but CUDA is not available")
         rows = _benchmark(specs, profile, device, shape, repeats, **options)
-        record = {"rows": rows, "hardware": _hardware(device), "threads": torch.get_num_threads(),
+        record = {"rows": rows, "hardware": _hardware(device),
                   "measured_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "commit": (runs.provenance(kind).get("git_commit") or "uncommitted")[:10],
                   "code_hash": runs.code_hash()}
@@ -673,9 +647,19 @@ def speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, r
 
 
 def _benchmark(specs, profile, device, shape, repeats, **options) -> list:
-    """The one call path of the speed measurements: the speed issue swaps ``measure_speed`` for
-    ``cmrlib.bench.model_benchmark`` here (same rows: label, method, repeat, latency_ms, throughput)."""
-    return measure_speed(specs, profile, device, shape, repeats, **options)
+    """The speed rows, by ``cmrlib.bench.model_benchmark`` (the README's protocol: warm-up, models timed
+    round-robin). On the CPU with one thread, and latency/throughput in CPU time, which a busy machine
+    disturbs less than wall time."""
+    from cmrlib import bench
+
+    cpu = not str(device).startswith("cuda")
+    rows = bench.repeat_rows(bench.model_benchmark(specs, device=device, profile=profile, repeats=repeats,
+                                                   threads=1 if cpu else None, clock="cpu" if cpu else "wall",
+                                                   **shape, **options))
+    if cpu:
+        for row in rows:
+            row["latency_ms"], row["throughput"] = row["latency_cpu_ms"], row["throughput_cpu"]
+    return rows
 
 
 def _hardware(device: str) -> str:
@@ -683,7 +667,7 @@ def _hardware(device: str) -> str:
 
     if str(device).startswith("cuda"):
         return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{platform.processor() or platform.machine()} CPU, 1 thread, CPU time"
 
 
 def speed_device(profile: str) -> str:
@@ -706,8 +690,8 @@ def page_grids(profile: str) -> dict:
     reads exactly these, and ``train_all`` trains their union."""
     comparison, ablation, chosen = seeds_for(profile, "comparison"), seeds_for(profile, "ablation"), plan(profile)
     return {
-        "table1": (table1_specs(frames=chosen.frames), comparison, {"multiview": chosen.multiview, "direction": True}),
-        "table2": (table1_specs(chosen.kinetics_methods, chosen.kinetics_frames, KINETICS), comparison, {}),
+        "table1": (table1_plan_specs(profile), comparison, {"multiview": chosen.multiview, "direction": True}),
+        "table2": (table1_plan_specs(profile, chosen.kinetics_methods, benchmark=KINETICS), comparison, {}),
         "table3": (table3_specs(chosen.ratios), ablation, {}),
         "table4": (table4_specs(), ablation, {}),
         "table5": (table5_specs(), ablation, {}),
@@ -733,11 +717,12 @@ def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, 
             for seed in parse_seeds(seeds):
                 config = resolve(spec_, profile, seed)
                 configs.setdefault(runs.default_run_dir(config), config)
-    for benchmark in sorted({c["benchmark"] for c in configs.values()}):  # generate each dataset once, here
+    missing = [config for run_dir, config in configs.items() if not _cached(config, run_dir, retrain_before)]
+    for benchmark in sorted({c["benchmark"] for c in missing}):  # generate each dataset once, here
         with quietly():
-            dataset_root(next(c for c in configs.values() if c["benchmark"] == benchmark))
+            dataset_root(next(c for c in missing if c["benchmark"] == benchmark))
     # longest first (more frames, then CMR-like methods), so that the last runs finish together
-    order = sorted(configs.values(), key=lambda c: (-c["frames"], c["method"] != "cmr"))
+    order = sorted(missing, key=lambda c: (-c["frames"], c["method"] != "cmr"))
     trained = 0
     context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
@@ -745,8 +730,7 @@ def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, 
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             run_dir, reused, seconds = future.result()
             trained += not reused
-            if not reused:
-                log(f"  [{done}/{len(futures)}] trained {run_dir} in {seconds:.0f} s")
+            log(f"  [{done}/{len(futures)}] {'reused' if reused else 'trained'} {run_dir} in {seconds:.0f} s")
     return trained
 
 
@@ -886,6 +870,25 @@ def runtime_page(speed_frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
                          "paper throughput": "paper throughput", "top1": "top-1", "paper top-1": "paper top-1"})
 
 
+def stored_benchmark_page(path: str = "runs/benchmarks/2026-11-21-cpu/r50_final.json") -> pd.DataFrame:
+    """A committed ``python -m cmrlib bench model --json`` output (R50, 8 x 224 by default) beside the paper's
+    Table 7 ratios to TSM: latency and throughput medians and the medians of the per-round ratios."""
+    from cmrlib import paper
+
+    full = root() / path
+    if not full.exists():
+        raise ValueError(f"no stored benchmark at {path!r} (write one with python -m cmrlib bench model --json)")
+    table = pd.DataFrame(json.loads(full.read_text()))
+    p7 = paper.table7().set_index("ours")
+    table["paper latency / TSM"] = table["label"].map(p7["latency_ms"] / p7.loc["TSM", "latency_ms"])
+    table["paper throughput / TSM"] = table["label"].map(p7["throughput"] / p7.loc["TSM", "throughput"])
+    table["shape"] = [f"R{r.depth} x{r.width:g}, {r.frames}x{r.size}" for r in table.itertuples()]
+    return _page(table, {"label": "model", "shape": "network", "gflops": "GFLOPs", "hardware": "device",
+                         "latency_ms_cpu": "latency (CPU ms)", "latency_vs_tsm": "latency / TSM",
+                         "paper latency / TSM": "paper latency / TSM", "throughput_vs_tsm": "throughput / TSM",
+                         "paper throughput / TSM": "paper throughput / TSM"})
+
+
 # ----------------------------------------------------------------------------------------------- Figure 5
 def figure5_scores(profile: str, seeds, clips: int = 8, force: bool = False) -> pd.DataFrame:
     """Claims 10-11 measured on the trained CMR runs (Table 6's "+CME&SME", one per seed): the mean over
@@ -956,7 +959,7 @@ def recipe_page(profile: str) -> pd.DataFrame:
     """The paper's recipe (cmrlib.config.RECIPE) against what the profile trains with."""
     resolved = configlib.resolve("cmr", check_profile(profile), validate=False)
     fields = ["depth", "width", "small_input", "size", "frames", "epochs", "batch_size", "lr", "weight_decay",
-              "momentum", "nesterov", "clip_grad_norm", "lr_steps", "dropout", "pretrained", "warmup_epochs"]
+              "momentum", "nesterov", "clip_grad_norm", "schedule", "lr_steps", "warmup_epochs", "dropout", "pretrained", "threads"]
     return pd.DataFrame([{"field": f, "paper recipe (CMR code)": str(configlib.RECIPE[f]),
                           f"profile {profile}": str(resolved[f]),
                           "differs": configlib.RECIPE[f] != resolved[f]} for f in fields])
