@@ -318,6 +318,24 @@ def _train_cached(config: dict, run_dir: Path, force: bool, retrain_before: floa
     return run_dir, False
 
 
+def rebuild_weights(run_dir: Path) -> Path:
+    """Weights of a committed run whose checkpoint is not in the repository: train its config again (same
+    seed) into _build/weights/<profile>/<run name>, once. The run folder itself is not touched. On the same
+    kind of CPU the result is the same run (training is deterministic there); the caller can compare
+    final.json of both."""
+    from cmrlib.evaluate import load_run_config
+    from cmrlib.train import train
+
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    target = root() / "_build" / "weights" / config["profile"] / run_dir.name
+    with locked(f"weights-{run_dir.name}"):
+        if not (target / "final.json").exists():
+            with quietly():
+                train(config, target, resume=(target / "checkpoints" / "last.pt").exists())
+    return target
+
+
 def find_run(config: dict) -> tuple[Path | None, bool]:
     """A finished run of ``config`` without training: (folder, made by the current code?) or (None, False).
 

@@ -332,15 +332,17 @@ def load_trained(run_dir) -> nn.Module:
 def trained_cmr(profile: str, seed: int = 0, retrain_before: float | None = None, **overrides):
     """(model, row) of the book's cached CMR run on synth-something (``cmrlib.experiments.run``).
 
-    Checkpoints are not committed, so a clone that has the run's results but not its weights retrains the
-    run once, with the same config and seed."""
+    Checkpoints are not committed: a clone that has the run's results but not its weights re-makes them
+    once with ``cmrlib.experiments.rebuild_weights`` (same config and seed, in _build/weights/), leaving the
+    committed run untouched; ``row["weights"]`` says where the weights came from."""
     from cmrlib import experiments
 
     row = experiments.run("cmr", profile, seed, retrain_before=retrain_before, **overrides)
     run_dir = experiments.root() / row["run_dir"]
-    if not (run_dir / "checkpoints" / "last.pt").exists():
-        row = experiments.run("cmr", profile, seed, force=True, **overrides)
-    return load_trained(run_dir), row
+    if (run_dir / "checkpoints" / "last.pt").exists():
+        return load_trained(run_dir), {**row, "weights": row["run_dir"]}
+    rebuilt = experiments.rebuild_weights(run_dir)
+    return load_trained(rebuilt), {**row, "weights": experiments._relative(rebuilt)}
 
 
 def figure5_clips(num_classes: int, num_frames: int, size: int, count: int = 8, first_seed: int = 10_000,
