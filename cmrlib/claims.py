@@ -469,3 +469,22 @@ def headline(claims) -> dict:
         values[f"{key}_interval"] = (f"{effect.ci_low:+.1f} to {effect.ci_high:+.1f}"
                                      if effect and np.isfinite(effect.ci_low) else "n/a")
     return values
+
+
+def differences_frame(runs: pd.DataFrame, reference: str, metric: str = "top1") -> pd.DataFrame:
+    """Every label of a grid against ``reference``: mean ± std over seeds, the difference of the means and
+    its 95 % Welch interval, and whether the interval resolves the sign ("higher", "lower" or "unresolved")."""
+    if runs is None or runs.empty or reference not in set(runs["label"]):
+        return pd.DataFrame()
+    ref = runs.loc[runs["label"] == reference, metric]
+    rows = []
+    for label, values in runs.groupby("label", sort=False)[metric]:
+        if label == reference:
+            continue
+        effect = compare(values, ref)
+        sign = "unresolved" if not np.isfinite(effect.ci_low) or effect.ci_low <= 0 <= effect.ci_high else \
+            "higher" if effect.ci_low > 0 else "lower"
+        rows.append({"label": label, metric: _mean_std(effect.mean_a, effect.std_a),
+                     reference: _mean_std(effect.mean_b, effect.std_b), "difference": round(effect.diff, 2),
+                     "interval_95": effect.interval(), "seeds": f"{effect.n_a} vs {effect.n_b}", "resolved": sign})
+    return pd.DataFrame(rows)

@@ -171,3 +171,15 @@ def test_paper_tables_match_the_deltas_the_paper_states_in_its_text():
     t7 = paper.table7().set_index("ours")
     assert t7.loc["PEM (stand-in)", "latency_ms"] / t7.loc["CMR", "latency_ms"] == pytest.approx(2.98, abs=0.01)
     assert t7.loc["CMR", "top1"] - t7.loc["TEINet", "top1"] == pytest.approx(3.9)
+
+
+def test_differences_frame_resolves_clear_gaps_and_not_overlaps():
+    runs = pd.DataFrame({"label": ["base"] * 3 + ["up"] * 3 + ["down"] * 3 + ["same"] * 3 + ["one"],
+                         "top1": [50, 51, 52, 60, 61, 62, 40, 41, 42, 47, 51, 55, 70]})
+    frame = claims.differences_frame(runs, "base").set_index("label")
+    assert list(frame.index) == ["up", "down", "same", "one"]
+    assert frame.loc["up", "resolved"] == "higher" and frame.loc["up", "difference"] == 10.0
+    assert frame.loc["down", "resolved"] == "lower"
+    assert frame.loc["same", "resolved"] == "unresolved"
+    assert frame.loc["one", "resolved"] == "unresolved" and frame.loc["one", "interval_95"] == "n/a"
+    assert claims.differences_frame(runs, "missing").empty
