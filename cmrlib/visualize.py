@@ -345,6 +345,21 @@ def trained_cmr(profile: str, seed: int = 0, retrain_before: float | None = None
     return load_trained(rebuilt), {**row, "weights": experiments._relative(rebuilt)}
 
 
+def scene_text(profile: str | None) -> str:
+    """In words, what else moves or changes in a profile's synth-something clips besides the action's object
+    (SCENE with the profile's overrides)."""
+    from cmrlib.data.synth import SCENE, SYNTH_PROFILES
+
+    scene = {**SCENE, **((SYNTH_PROFILES[profile].get("scene") or {}) if profile else {})}
+    pan, jitter, _ = scene["camera"]
+    low, high = scene["distractors"]
+    parts = [f"{pan:.0%} of the clips pan the camera and {jitter:.0%} jitter it" if pan or jitter
+             else "the camera is still",
+             f"{low} to {high} distractors move at random" if high else "there are no distractors",
+             "the background is textured" if scene["background_contrast"] else "the background is flat"]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def figure5_clips(num_classes: int, num_frames: int, size: int, count: int = 8, first_seed: int = 10_000,
                   profile: str | None = None):
     """The Figure 5 clips: [(name, frames, mask)], synth-something clip i of class i % num_classes rendered

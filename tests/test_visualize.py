@@ -167,3 +167,12 @@ def test_receptive_field_of_mta_grows_by_one_temporal_and_one_spatial_conv_per_f
     assert [len(f["frames"]) for f in fields] == [1, 3, 5, 7]
     assert [f["height"] for f in fields] == [1, 3, 5, 7]
     assert fields[0]["channels"] == [0, 1, 2, 3] and fields[3]["channels"] == list(range(4, 16))
+
+
+def test_scene_text_follows_the_profile_scene():
+    from cmrlib import visualize
+
+    assert visualize.scene_text("cpu") == "the camera is still, there are no distractors and the background is flat"
+    spec = visualize.scene_text(None)
+    assert "50% of the clips pan" in spec and "1 to 2 distractors" in spec and "textured" in spec
+    assert visualize.scene_text("smoke") == spec  # smoke keeps the spec's scene
