@@ -488,3 +488,16 @@ def differences_frame(runs: pd.DataFrame, reference: str, metric: str = "top1") 
                      reference: _mean_std(effect.mean_b, effect.std_b), "difference": round(effect.diff, 2),
                      "interval_95": effect.interval(), "seeds": f"{effect.n_a} vs {effect.n_b}", "resolved": sign})
     return pd.DataFrame(rows)
+
+
+def seed_spread(results: dict, metric: str = "top1") -> pd.DataFrame:
+    """How much the seeds disagree: per benchmark, label and frame count of every training grid in
+    ``results`` (each run once), the number of seeds, mean, standard deviation and range of ``metric``,
+    largest spread first."""
+    frames = [f for f in results.values() if isinstance(f, pd.DataFrame) and "run_dir" in f and len(f)]
+    if not frames:
+        return pd.DataFrame()
+    runs = pd.concat(frames).drop_duplicates("run_dir")
+    groups = runs.groupby(["benchmark", "label", "frames"], sort=False)[metric]
+    table = groups.agg(seeds="count", mean="mean", std="std", low="min", high="max").reset_index()
+    return table.sort_values("std", ascending=False, na_position="last").round(2).reset_index(drop=True)

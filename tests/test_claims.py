@@ -183,3 +183,13 @@ def test_differences_frame_resolves_clear_gaps_and_not_overlaps():
     assert frame.loc["same", "resolved"] == "unresolved"
     assert frame.loc["one", "resolved"] == "unresolved" and frame.loc["one", "interval_95"] == "n/a"
     assert claims.differences_frame(runs, "missing").empty
+
+
+def test_seed_spread_counts_each_run_once_and_sorts_by_spread():
+    grid = pd.DataFrame({"benchmark": ["b"] * 5, "label": ["x", "x", "y", "y", "y"], "frames": [8] * 5,
+                         "top1": [10.0, 30.0, 50.0, 51.0, 52.0], "run_dir": list("abcde")})
+    spread = claims.seed_spread({"t1": grid, "t2": grid.iloc[2:], "speed": pd.DataFrame({"latency_ms": [1.0]})})
+    assert list(spread["label"]) == ["x", "y"]
+    assert list(spread["seeds"]) == [2, 3]
+    assert spread.loc[0, "std"] == pytest.approx(14.14, abs=0.01) and spread.loc[1, "low"] == 50.0
+    assert claims.seed_spread({}).empty
