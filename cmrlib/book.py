@@ -120,10 +120,9 @@ def warm_cache(profile: str, retrain_before: float = 0.0, jobs: int = 2, log=pri
     the claims page reads): missing runs ``jobs`` at a time, then evaluations and timings in this process,
     while nothing else of the book runs. The notebooks then only read the cache, so they can run side by side."""
     tic = time.perf_counter()
-    experiments.train_all(profile, jobs=jobs, retrain_before=retrain_before or None, log=log)
+    trained = experiments.train_all(profile, jobs=jobs, retrain_before=retrain_before or None, log=log)
     results = experiments.claims_inputs(profile, retrain_before=retrain_before or None)
     grids = [frame for frame in results.values() if "run_dir" in frame]
-    trained = sum(int((~frame["reused"]).sum()) for frame in grids)
     log(f"  runs ready: {sum(len(frame) for frame in grids)} rows, {trained} trained now, "
         f"{time.perf_counter() - tic:.0f} s")
 

@@ -183,7 +183,7 @@ def table1_plan_specs(profile: str, methods=TABLE1_METHODS, frames=None, benchma
     methods = check_methods(methods)
     specs = table1_specs(methods, frames_for(profile, frames, benchmark), benchmark)
     if frames is None and benchmark == SOMETHING:
-        specs = [s for s in specs if dict(s.options)["frames"] == 8 or s.method in plan(profile).long_methods]
+        specs = [s for s in specs if s.overrides["frames"] == 8 or s.method in plan(profile).long_methods]
     return specs
 
 
@@ -288,13 +288,22 @@ def quietly():
         raise
 
 
-def train_cached(config: dict, force: bool = False, retrain_before: float | None = None) -> tuple[Path, bool]:
-    """Train ``config`` unless a finished run with the same key exists. Returns (run folder, reused?).
+def train_cached(config: dict, force: bool = False, retrain_before: float | None = None,
+                 run_dir: Path | None = None) -> tuple[Path, bool]:
+    """Train ``config`` into ``run_dir`` (default: its runs/ folder) unless a finished run with the same key
+    is there. Returns (run folder, reused?). A folder without final.json (a run that was killed) continues
+    from its last checkpoint."""
+    from cmrlib.train import train
 
-    A folder without final.json (a run that was killed) continues from its last checkpoint."""
-    run_dir = runs.default_run_dir(config)
-    with locked(f"{config['profile']}-{config['benchmark']}-{run_dir.name}"):
-        return _train_cached(config, run_dir, force, retrain_before)
+    run_dir = Path(run_dir or runs.default_run_dir(config))
+    with locked(_relative(run_dir)):
+        if not force and _cached(config, run_dir, retrain_before):
+            return run_dir, True
+        if (run_dir / "final.json").exists():
+            shutil.rmtree(run_dir)
+        with quietly():
+            train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").exists())
+        return run_dir, False
 
 
 def _cached(config: dict, run_dir: Path, retrain_before: float | None) -> bool:
@@ -305,35 +314,15 @@ def _cached(config: dict, run_dir: Path, retrain_before: float | None) -> bool:
     return runs.read_json(final).get("run_key") == runs.run_key(config)
 
 
-def _train_cached(config: dict, run_dir: Path, force: bool, retrain_before: float | None) -> tuple[Path, bool]:
-    from cmrlib.train import train
-
-    if not force and _cached(config, run_dir, retrain_before):
-        return run_dir, True
-    final = run_dir / "final.json"
-    if final.exists() and run_dir.exists():
-        shutil.rmtree(run_dir)
-    with quietly():
-        train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").exists())
-    return run_dir, False
-
-
 def rebuild_weights(run_dir: Path) -> Path:
     """Weights of a committed run whose checkpoint is not in the repository: train its config again (same
     seed) into _build/weights/<profile>/<run name>, once. The run folder itself is not touched. On the same
     kind of CPU the result is the same run (training is deterministic there); the caller can compare
     final.json of both."""
     from cmrlib.evaluate import load_run_config
-    from cmrlib.train import train
 
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    target = root() / "_build" / "weights" / config["profile"] / run_dir.name
-    with locked(f"weights-{run_dir.name}"):
-        if not (target / "final.json").exists():
-            with quietly():
-                train(config, target, resume=(target / "checkpoints" / "last.pt").exists())
-    return target
+    config = load_run_config(Path(run_dir))
+    return train_cached(config, run_dir=root() / "_build" / "weights" / config["profile"] / Path(run_dir).name)[0]
 
 
 def find_run(config: dict) -> tuple[Path | None, bool]:
@@ -664,6 +653,9 @@ def speed(specs, profile: str, device: str = "cpu", shape: dict | None = None, r
     return frame
 
 
+CPU_TIMING_THREADS = 1  # the speed pages time CPU models on one thread (the README's protocol)
+
+
 def _benchmark(specs, profile, device, shape, repeats, **options) -> list:
     """The speed rows, by ``cmrlib.bench.model_benchmark`` (the README's protocol: warm-up, models timed
     round-robin). On the CPU with one thread, and latency/throughput in CPU time, which a busy machine
@@ -672,7 +664,8 @@ def _benchmark(specs, profile, device, shape, repeats, **options) -> list:
 
     cpu = not str(device).startswith("cuda")
     rows = bench.repeat_rows(bench.model_benchmark(specs, device=device, profile=profile, repeats=repeats,
-                                                   threads=1 if cpu else None, clock="cpu" if cpu else "wall",
+                                                   threads=CPU_TIMING_THREADS if cpu else None,
+                                                   clock="cpu" if cpu else "wall",
                                                    **shape, **options))
     if cpu:
         for row in rows:
@@ -685,7 +678,7 @@ def _hardware(device: str) -> str:
 
     if str(device).startswith("cuda"):
         return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, 1 thread, CPU time"
+    return f"{platform.processor() or platform.machine()} CPU, {CPU_TIMING_THREADS} thread, CPU time"
 
 
 def speed_device(profile: str) -> str:

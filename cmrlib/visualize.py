@@ -342,15 +342,22 @@ def trained_cmr(profile: str, seed: int = 0, retrain_before: float | None = None
     if (run_dir / "checkpoints" / "last.pt").exists():
         return load_trained(run_dir), {**row, "weights": row["run_dir"]}
     rebuilt = experiments.rebuild_weights(run_dir)
-    return load_trained(rebuilt), {**row, "weights": experiments._relative(rebuilt)}
+    return load_trained(rebuilt), {**row, "weights": rebuilt.relative_to(experiments.root()).as_posix()}
+
+
+def _profile_scene(profile: str | None) -> dict | None:
+    """A profile's overrides of the synth-something scene (SYNTH_PROFILES[profile]["scene"]), None for the spec's."""
+    from cmrlib.data.synth import SYNTH_PROFILES
+
+    return SYNTH_PROFILES[profile].get("scene") if profile else None
 
 
 def scene_text(profile: str | None) -> str:
     """In words, what else moves or changes in a profile's synth-something clips besides the action's object
     (SCENE with the profile's overrides)."""
-    from cmrlib.data.synth import SCENE, SYNTH_PROFILES
+    from cmrlib.data.synth import SCENE
 
-    scene = {**SCENE, **((SYNTH_PROFILES[profile].get("scene") or {}) if profile else {})}
+    scene = {**SCENE, **(_profile_scene(profile) or {})}
     pan, jitter, _ = scene["camera"]
     low, high = scene["distractors"]
     parts = [f"{pan:.0%} of the clips pan the camera and {jitter:.0%} jitter it" if pan or jitter
@@ -365,10 +372,10 @@ def figure5_clips(num_classes: int, num_frames: int, size: int, count: int = 8, 
     """The Figure 5 clips: [(name, frames, mask)], synth-something clip i of class i % num_classes rendered
     with seed first_seed + i (seeds the generated datasets are very unlikely to use), in the scene of the
     profile's synthetic data (SYNTH_PROFILES[profile]["scene"]; None = the spec's scene)."""
-    from cmrlib.data.synth import BENCHMARKS, SYNTH_PROFILES, render_clip
+    from cmrlib.data.synth import BENCHMARKS, render_clip
 
     classes = BENCHMARKS["synth-something"].classes
-    scene = SYNTH_PROFILES[profile].get("scene") if profile else None
+    scene = _profile_scene(profile)
     return [(f"{i}: {classes[i % num_classes]}",
              *render_clip("synth-something", i % num_classes, first_seed + i, num_frames, size, scene=scene))
             for i in range(count)]
