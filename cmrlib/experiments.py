@@ -68,9 +68,12 @@ PLANS = {
     "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
                   kinetics_methods=("tsn", "cmr"), ratios=(1, 8), longrange_labels=("TSN", "TIM+MEM (TEINet)", "TIM+CME"),
                   multiview=(2, 1), speed_repeats=3, sweep_frames=(8, 16)),
-    # Table 1 at 16 frames only for the two rows claim 8 compares: a 16-frame run costs twice an 8-frame one
+    # About 100 minutes of a 2-core machine: Table 1 at 16 frames only for the two rows claim 8 compares (a
+    # 16-frame run costs twice an 8-frame one); Table 2 with TSN and three temporal methods; Table 3 without
+    # r = 4 (claim 4 compares 8 with 1 and 16); synth-longrange with the rows claim 2 compares, TSN and TIM.
     "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8,),
-                long_methods=("pem", "cmr")),
+                long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"), ratios=(1, 8, 16),
+                longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME")),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
 }

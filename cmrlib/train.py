@@ -132,7 +132,8 @@ class FirstItems(torch.utils.data.Dataset):
 def build_datasets(config: dict, root: Path):
     from cmrlib.data import build_dataset
 
-    common = dict(num_segments=config["frames"], size=config["size"], sampling=config["sampling"], seed=config["seed"])
+    common = dict(num_segments=config["frames"], size=config["size"], sampling=config["sampling"], seed=config["seed"],
+                  cache_frames=config["cache_frames"])
     train_set = build_dataset(root, "train", train=True, **common)
     val_set = build_dataset(root, "validation", train=False, **common)
     return first(train_set, config["train_subset"]), first(val_set, config["val_subset"])

@@ -199,6 +199,32 @@ def test_sampling_depends_only_on_seed_epoch_index(smoke_root):
         assert torch.equal(x0, x2) and torch.equal(y0, y2)
 
 
+def test_cached_frames_give_the_same_items_and_decode_once(smoke_root, monkeypatch):
+    from cmrlib.data import dataset as datasetlib
+
+    plain = build_dataset(smoke_root, "train", num_segments=4, size=28, train=True)
+    cached = build_dataset(smoke_root, "train", num_segments=4, size=28, train=True, cache_frames=True)
+    for epoch in (0, 1):
+        plain.set_epoch(epoch)
+        cached.set_epoch(epoch)
+        for index in range(len(plain)):
+            assert torch.equal(plain[index][0], cached[index][0]), (epoch, index)
+    monkeypatch.setattr(datasetlib, "read_video", lambda *args: pytest.fail("decoded a cached video again"))
+    cached.set_epoch(2)
+    assert cached[3][0].shape == (4, 3, 28, 28)
+
+
+def test_a_profile_scene_simplifies_longrange_too():
+    scene = synth.SYNTH_PROFILES["cpu"]["scene"]
+    frames, mask = synth.render_clip("synth-longrange", 5, 3, 40, 64, scene=scene)
+    spec_frames, _ = synth.render_clip("synth-longrange", 5, 3, 40, 64)
+    middle = frames[12:28].astype(int)
+    assert (middle == middle[0]).all(), "still camera, no distractors: nothing moves between the flashes"
+    assert (spec_frames[12:28] != spec_frames[12]).any()
+    _, unscaled_mask = synth.render_clip("synth-longrange", 5, 3, 40, 64, scene={**scene, "object_scale": 1.0})
+    assert mask.sum() > 3 * unscaled_mask.sum(), "object_scale 2 enlarges the markers (4x the area)"
+
+
 def test_flip_uses_the_label_flip_map(smoke_root):
     plain = build_dataset(smoke_root, "train", num_segments=4, size=28, train=True, flip=False)
     flipping = build_dataset(smoke_root, "train", num_segments=4, size=28, train=True)

@@ -177,7 +177,8 @@ class VideoClipDataset(Dataset):
 
     def __init__(self, annotations: Annotations, num_segments: int, size: int, train: bool,
                  sampling: str = "segments", clips: int = 1, crops: int = 1, seed: int = 0,
-                 flip: bool | None = None, flip_map: dict[int, int] | None = None, dense_window: int = 64):
+                 flip: bool | None = None, flip_map: dict[int, int] | None = None, dense_window: int = 64,
+                 cache_frames: bool = False):
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if num_segments < 1 or size < 1:
@@ -200,6 +201,8 @@ class VideoClipDataset(Dataset):
         self.dense_window = dense_window
         self.epoch = 0
         self._bad: dict[int, str] = {}  # indices found undecodable in this process
+        self.cache_frames = cache_frames
+        self._frames: dict[int, np.ndarray] = {}  # index -> every decoded frame (F, H, W, 3), if cache_frames
 
     @property
     def labels(self) -> list[int]:
@@ -224,8 +227,7 @@ class VideoClipDataset(Dataset):
         """Decode and transform entry ``index``: (clip, label, short). Raises ClipError on bad input."""
         entry = self.entries[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        read = read_frame_folder if entry.frames else read_video
-        frames, num_frames = read(entry.path, lambda n: self._indices(n, rng))  # (clips, T, H, W, 3)
+        frames, num_frames = self._read(index, lambda n: self._indices(n, rng))  # (clips, T, H, W, 3)
         frames = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # (clips, T, 3, H, W) uint8
         label = entry.label
         if self.train:
@@ -237,6 +239,18 @@ class VideoClipDataset(Dataset):
             views = torch.cat([test_views(f, self.size, self.crops) for f in frames])  # (V, T, 3, S, S)
             clip = views[0] if len(views) == 1 else views
         return clip, label, num_frames < self.num_segments
+
+    def _read(self, index: int, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
+        """The frames ``pick(num_frames)`` of entry ``index``; with ``cache_frames``, decode the whole video
+        once and keep it in this process's memory (the same frames as decoding only the picked ones)."""
+        entry = self.entries[index]
+        read = read_frame_folder if entry.frames else read_video
+        if not self.cache_frames:
+            return read(entry.path, pick)
+        if index not in self._frames:
+            self._frames[index], _ = read(entry.path, np.arange)
+        video = self._frames[index]
+        return video[pick(len(video))], len(video)
 
     def __getitem__(self, index: int):
         issue = 0
@@ -265,12 +279,16 @@ class VideoClipDataset(Dataset):
 
 def build_dataset(root, split: str, num_segments: int, size: int, train: bool, sampling: str = "segments",
                   clips: int = 1, crops: int = 1, seed: int = 0, fmt: str = "auto", flip: bool | None = None,
-                  flip_map: dict[int, int] | None = None, dense_window: int = 64) -> VideoClipDataset:
+                  flip_map: dict[int, int] | None = None, dense_window: int = 64,
+                  cache_frames: bool = False) -> VideoClipDataset:
     """A dataset over a root in any supported format (``cmrlib.data.formats``).
 
     ``flip``: horizontal flip in training. Default: on for scene data (Kinetics); for Something-Something
     style data only when the root gives a label flip map (our synthetic roots do: left-to-right <-> right-to-
-    left, clockwise <-> anticlockwise), off otherwise. ``flip_map`` overrides the root's map."""
+    left, clockwise <-> anticlockwise), off otherwise. ``flip_map`` overrides the root's map.
+    ``cache_frames``: keep every decoded video in memory after its first read (small datasets, ``num_workers``
+    0: a worker's cache ends with its epoch)."""
     annotations = load_annotations(root, split, fmt)
     return VideoClipDataset(annotations, num_segments, size, train, sampling=sampling, clips=clips, crops=crops,
-                            seed=seed, flip=flip, flip_map=flip_map, dense_window=dense_window)
+                            seed=seed, flip=flip, flip_map=flip_map, dense_window=dense_window,
+                            cache_frames=cache_frames)

@@ -11,7 +11,7 @@ Nobody here can download Something-Something or Kinetics, so the book stands on 
   one or two distractors moving at random, and one main object of random shape, colour, texture and size.
   Clip length and frame rate vary, and so does the part of the clip in which the action happens.
   The clutter is set by ``SCENE``; the cpu profile turns it down (``SYNTH_PROFILES["cpu"]["scene"]``) so that
-  models trained from scratch for two CPU-minutes learn the actions.
+  models trained from scratch for a few CPU-minutes learn the actions.
 * ``synth-kinetics`` (S-scene): 16 classes = 4 scene layouts/textures x 4 object types; the object moves,
   rotates and the camera pans at random, independently of the label. One frame suffices.
 * ``synth-longrange`` (S-longrange): a marker flashes during the first fifth of the clip and again during
@@ -73,7 +73,8 @@ SYNTH_PROFILES: dict[str, dict] = {
     "gpu": dict(size=128, train_per_class=200, val_per_class=40, frames=(32, 64), fps=(8, 30)),
 }
 
-#: synth-something's scene difficulty (spec default; a profile's "scene" entry overrides some of it).
+#: synth-something's and synth-longrange's scene difficulty (spec default; a profile's "scene" entry overrides
+#: some of it; ``object_scale`` scales the main object or the flashing markers).
 SCENE: dict = {
     "distractors": (1, 2),          # inclusive range of the number of randomly moving distractors
     "camera": (0.5, 0.3, 0.2),      # probabilities of a slow pan, a jitter and a still camera
@@ -425,16 +426,23 @@ def _something_scene(kind: str, rng: np.random.Generator, num_frames: int, size:
     return main, prop_sprite, behind
 
 
-def _render_something(kind: str, rng: np.random.Generator, num_frames: int, size: int, scene: dict):
-    main, prop, behind = _something_scene(kind, rng, num_frames, size)
-    main.radius = main.radius * scene["object_scale"]
-    low, high = scene["distractors"]
-    distractors = _distractors(rng, num_frames, size, int(rng.integers(low, high + 1)))
+def _clutter(rng: np.random.Generator, num_frames: int, size: int, scene: dict, shapes) -> tuple:
+    """The label-free part of a synth-something or synth-longrange scene, as ``scene`` sets it: the camera,
+    a textured background (contrast scaled around its mean colour) and the random distractors."""
     camera = _random_camera(rng, num_frames, size, scene["camera"])
     background = _generic_background(rng, size + 2 * camera.margin)
     if scene["background_contrast"] != 1.0:
         mean = background.mean((0, 1))
         background = mean + scene["background_contrast"] * (background - mean)
+    low, high = scene["distractors"]
+    distractors = _distractors(rng, num_frames, size, int(rng.integers(low, high + 1)), shapes=shapes)
+    return camera, background, distractors
+
+
+def _render_something(kind: str, rng: np.random.Generator, num_frames: int, size: int, scene: dict):
+    main, prop, behind = _something_scene(kind, rng, num_frames, size)
+    main.radius = main.radius * scene["object_scale"]
+    camera, background, distractors = _clutter(rng, num_frames, size, scene, OBJECT_SHAPES)
     if behind:
         return _compose(size, camera, background, distractors, [(main, None)], in_front=[prop])
     return _compose(size, camera, background, [prop] + distractors, [(main, None)])
@@ -542,9 +550,7 @@ MARKER_HUES = (0.0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6)
 def _render_longrange(kind: str, rng: np.random.Generator, num_frames: int, size: int, scene: dict):
     place, colour, shape = kind.split(", ")
     F, S = num_frames, float(size)
-    camera = _random_camera(rng, F, size)
-    background = _generic_background(rng, size + 2 * camera.margin)
-    distractors = _distractors(rng, F, size, int(rng.integers(1, 3)), shapes=("bar", "lshape", "pacman", "halfdisc"))
+    camera, background, distractors = _clutter(rng, F, size, scene, ("bar", "lshape", "pacman", "halfdisc"))
 
     # Two flashes: frames [0, d1) and [F - d2, F); each covers at least one of 8 equal segments.
     d1, d2 = (max(int(np.ceil(F / 8)), int(round(rng.uniform(0.15, 0.22) * F))) for _ in range(2))
@@ -559,7 +565,7 @@ def _render_longrange(kind: str, rng: np.random.Generator, num_frames: int, size
     shapes = rng.choice(len(MARKER_SHAPES), 2, replace=False)
     h2 = hues[0] if colour == "same colour" else hues[1]
     s2 = shapes[0] if shape == "same shape" else shapes[1]
-    r1, r2 = rng.uniform(0.08, 0.12) * S, rng.uniform(0.08, 0.12) * S
+    r1, r2 = (rng.uniform(0.08, 0.12) * S * scene["object_scale"] for _ in range(2))
     visible = first | (np.arange(F) >= F - d2)
     # Markers are fixed on screen: their world position follows the camera.
     markers = []
@@ -643,8 +649,8 @@ def render_clip(benchmark: str, label: int, seed: int, num_frames: int, size: in
     distractors, i.e. everything that moves in the world (the background and the prop move only with the
     camera). Deterministic for (benchmark, label, seed, num_frames, size). A backward class of a reversal
     pair renders its forward partner with the same seed and reverses the frame order, exactly.
-    ``scene``: synth-something settings that replace those of ``SCENE`` (a profile's ``scene``; None = the
-    spec's difficulty)."""
+    ``scene``: synth-something and synth-longrange settings that replace those of ``SCENE`` (a profile's
+    ``scene``; None = the spec's difficulty; synth-kinetics ignores it)."""
     spec = _benchmark(benchmark)
     unknown = set(scene or {}) - set(SCENE)
     if unknown:
