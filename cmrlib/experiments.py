@@ -51,13 +51,14 @@ class Plan:
     smallest grid that still executes every code path: one seed, fewer rows on the secondary pages."""
 
     comparison_seeds: tuple      # Tables 1 and 2
-    ablation_seeds: tuple        # Tables 3-6, the long-range test
+    ablation_seeds: tuple        # Tables 3-6 (and the long-range test unless longrange_seeds is set)
     frames: tuple                # Table 1 frame counts
     kinetics_frames: tuple       # Table 2 frame counts
     kinetics_methods: tuple = TABLE1_METHODS
     long_methods: tuple = TABLE1_METHODS           # Table 1 methods also run at its frame counts above 8
     ratios: tuple = (1, 4, 8, 16)                  # Table 3
     longrange_labels: tuple | None = None          # None: every row of longrange_specs()
+    longrange_seeds: tuple | None = None           # None: ablation_seeds
     multiview: tuple = (2, 3)    # clips x crops of the multi-view protocol ("8f×2" = 2 clips x 3 crops)
     speed_repeats: int = 5       # timed repeats per model in the speed measurements
     sweep_frames: tuple = (8, 16, 32)  # frame counts of the serial-PEM against parallel-CME timing
@@ -71,9 +72,11 @@ PLANS = {
     # About 100 minutes of a 2-core machine: Table 1 at 16 frames only for the two rows claim 8 compares (a
     # 16-frame run costs twice an 8-frame one); Table 2 with TSN and three temporal methods; Table 3 without
     # r = 4 (claim 4 compares 8 with 1 and 16); synth-longrange with the rows claim 2 compares, TSN and TIM.
-    "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8,),
+    # Tables 3-6 with 5 seeds: at 3 the Welch intervals of 3-7 point stds were ±15-40 points wide.
+    "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2, 3, 4), frames=(8, 16), kinetics_frames=(8,),
                 long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"), ratios=(1, 8, 16),
-                longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME")),
+                longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
+                longrange_seeds=(0, 1, 2)),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
 }
@@ -136,12 +139,15 @@ def parse_seeds(seeds) -> list:
 
 
 def seeds_for(profile: str, kind: str, seeds=None) -> list:
-    """The seeds a notebook uses: ``seeds`` if given, else the profile's plan for "comparison" or "ablation"."""
-    if kind not in ("comparison", "ablation"):
-        raise ValueError(f"kind must be 'comparison' or 'ablation' (got {kind!r})")
+    """The seeds a notebook uses: ``seeds`` if given, else the profile's plan for "comparison", "ablation"
+    or "longrange"."""
+    if kind not in ("comparison", "ablation", "longrange"):
+        raise ValueError(f"kind must be 'comparison', 'ablation' or 'longrange' (got {kind!r})")
     if seeds is not None:
         return parse_seeds(seeds)
     chosen = plan(profile)
+    if kind == "longrange" and chosen.longrange_seeds is not None:
+        return list(chosen.longrange_seeds)
     return list(chosen.comparison_seeds if kind == "comparison" else chosen.ablation_seeds)
 
 
@@ -710,7 +716,7 @@ def page_grids(profile: str) -> dict:
         "table4": (table4_specs(), ablation, {}),
         "table5": (table5_specs(), ablation, {}),
         "table6": (table6_specs(), ablation, {}),
-        "longrange": (longrange_specs(chosen.longrange_labels), ablation, {}),
+        "longrange": (longrange_specs(chosen.longrange_labels), seeds_for(profile, "longrange"), {}),
     }
 
 

@@ -106,6 +106,8 @@ def test_seeds_and_frames_follow_the_profile_plan():
     assert ex.seeds_for("smoke", "ablation") == [0]
     assert len(ex.seeds_for("cpu", "ablation")) >= 3 and len(ex.seeds_for("cpu", "comparison")) >= 2
     assert ex.seeds_for("cpu", "ablation", "3,4") == [3, 4]
+    assert ex.seeds_for("cpu", "longrange") == [0, 1, 2] and ex.seeds_for("smoke", "longrange") == [0]
+    assert ex.page_grids("cpu")["longrange"][1] == [0, 1, 2]
     assert ex.frames_for("cpu") == [8, 16] and ex.frames_for("smoke", "8,16") == [8, 16]
     with pytest.raises(ValueError):
         ex.seeds_for("cpu", "everything")
