@@ -69,10 +69,10 @@ PLANS = {
     "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
                   kinetics_methods=("tsn", "cmr"), ratios=(1, 8), longrange_labels=("TSN", "TIM+MEM (TEINet)", "TIM+CME"),
                   multiview=(2, 1), speed_repeats=3, sweep_frames=(8, 16)),
-    # About 100 minutes of a 2-core machine: Table 1 at 16 frames only for the two rows claim 8 compares (a
-    # 16-frame run costs twice an 8-frame one); Table 2 with TSN and three temporal methods; Table 3 without
-    # r = 4 (claim 4 compares 8 with 1 and 16); synth-longrange with the rows claim 2 compares, TSN and TIM.
-    # Tables 3-6 with 5 seeds: at 3 the Welch intervals of 3-7 point stds were ±15-40 points wide.
+    # 98 runs, 119 minutes of a 2-core machine, two runs at a time (runs/logs/cpu-train*.log). Table 1 at 16
+    # frames only for the two rows claim 8 compares (a 16-frame run costs twice an 8-frame one); Table 2 with TSN
+    # and three temporal methods; Table 3 without r = 4 (claim 4 compares 8 with 1 and 16); synth-longrange with
+    # the rows claim 2 compares, TSN and TIM. Tables 3-6 with 5 seeds: at 3 the Welch intervals were ±15-40 points.
     "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2, 3, 4), frames=(8, 16), kinetics_frames=(8,),
                 long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"), ratios=(1, 8, 16),
                 longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
