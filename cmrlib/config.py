@@ -79,7 +79,7 @@ PROFILES = {
         "depth": 50, "width": 0.25, "small_input": False, "size": 28, "frames": 8,
         "epochs": 1, "batch_size": 8,
     },
-    # the book default, about 3 minutes of one core per 8-frame run: 64 px videos -> 56 px crops and the
+    # the book default, 2-3 minutes of one core per 8-frame run: 64 px videos -> 56 px crops and the
     # ImageNet stem (stage grids 14/7/4/2; the small-input stem's 56/28/14/7 costs 12x more)
     "cpu": {
         "depth": 18,                # ResNet-18 layout: 2.5-3.5x cheaper per clip than R50 and trains from scratch

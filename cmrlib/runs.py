@@ -1,5 +1,10 @@
 """Run folders: atomic writes, provenance, the code hash and the run key.
 
+The run key hashes the resolved config, the training code (``TRAINING_CODE``) and, for generated data, the
+synthetic dataset's fingerprint (``cmrlib.data.synth.fingerprint``: the generator code that benchmark uses).
+Editing the model or trainer invalidates every cached run; editing one benchmark's generator only the runs
+on that benchmark.
+
 A run lives in ``runs/<profile>/<benchmark>/<run-id>/`` and holds ``config.json``, ``metrics.jsonl``,
 ``final.json``, ``eval_*.json`` and ``checkpoints/`` (git-ignored). Every file is written to a temporary
 name in the same folder and moved into place with ``os.replace``, so a run killed at any moment leaves
@@ -109,7 +114,8 @@ def provenance(device: str | None = None) -> dict:
 
 
 # The code that decides what a training run computes. Book, plotting, claims, FLOPs and benchmark code is
-# left out, so editing a page does not retrain every cached run.
+# left out, so editing a page does not retrain every cached run; the synthetic data generators
+# (data/synth/) enter each run's key through data_fingerprint instead.
 TRAINING_CODE = ("models.py", "modules/*.py", "data/*.py", "train.py", "config.py", "evaluate.py",
                  "distributed.py", "runs.py")
 
@@ -126,11 +132,23 @@ def code_hash() -> str:
     return digest.hexdigest()
 
 
+def data_fingerprint(config: dict) -> str:
+    """The generated dataset's fingerprint when ``config['data']`` is None (data/<data_profile>/<benchmark>),
+    else "" (a given folder is identified by its path, which is part of the config)."""
+    if config.get("data") is not None:
+        return ""
+    from cmrlib.data import synth
+
+    return synth.fingerprint(config["benchmark"], config.get("data_profile") or config["profile"],
+                             config.get("data_seed", 0))
+
+
 def run_key(config: dict) -> str:
-    """A 16-hex-digit key of the resolved config (less the fields in KEY_IGNORED_FIELDS) and the code."""
+    """A 16-hex-digit key of the resolved config (less the fields in KEY_IGNORED_FIELDS), the training code
+    and the generated data's fingerprint."""
     kept = {name: value for name, value in config.items() if name not in KEY_IGNORED_FIELDS}
     text = json.dumps(kept, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256((text + "\n" + code_hash()).encode()).hexdigest()[:16]
+    return hashlib.sha256((text + "\n" + code_hash() + "\n" + data_fingerprint(config)).encode()).hexdigest()[:16]
 
 
 def variant_tag(config: dict) -> str:

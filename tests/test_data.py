@@ -30,9 +30,9 @@ def smoke_root():
 
 @pytest.mark.parametrize("benchmark", BENCHMARKS)
 def test_same_seed_gives_identical_frames(benchmark):
-    a_frames, a_mask = synth.render_clip(benchmark, 3, 11, 12, 32)
-    b_frames, b_mask = synth.render_clip(benchmark, 3, 11, 12, 32)
-    c_frames, _ = synth.render_clip(benchmark, 3, 12, 12, 32)
+    a_frames, a_mask = synth.render_clip(benchmark, 1, 11, 12, 32)
+    b_frames, b_mask = synth.render_clip(benchmark, 1, 11, 12, 32)
+    c_frames, _ = synth.render_clip(benchmark, 1, 12, 12, 32)
     assert a_frames.shape == (12, 32, 32, 3) and a_frames.dtype == np.uint8
     assert a_mask.shape == (12, 32, 32) and a_mask.dtype == bool and a_mask.any()
     assert np.array_equal(a_frames, b_frames) and np.array_equal(a_mask, b_mask)
@@ -44,8 +44,11 @@ def test_class_lists():
     assert len(something.classes) >= 16 and len(set(something.classes)) == len(something.classes)
     assert "Moving something from left to right" in something.classes
     assert len(something.reversal_pairs) >= 7  # most classes come in pairs
-    for benchmark in BENCHMARKS:
-        assert len(synth.BENCHMARKS[benchmark].classes) >= 16
+    assert len(synth.BENCHMARKS["synth-kinetics"].classes) == 16
+    assert synth.BENCHMARKS["synth-longrange"].classes == ("two flashes of the same colour",
+                                                           "two flashes of different colours")
+    assert something.self_reversed == tuple(something.classes.index(name) for name in
+                                            ("Pretending to move something", "Passing something behind something"))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -82,19 +85,42 @@ def test_masks_follow_the_labelled_motion(seed):
 
 @pytest.mark.parametrize("benchmark", BENCHMARKS)
 def test_movers_mask_adds_the_distractors_to_the_object(benchmark):
-    frames, obj = synth.render_clip(benchmark, 5, 3, 12, 64)
-    same, movers = synth.render_clip(benchmark, 5, 3, 12, 64, mask="movers")
+    frames, obj = synth.render_clip(benchmark, 1, 3, 12, 64)
+    same, movers = synth.render_clip(benchmark, 1, 3, 12, 64, mask="movers")
     assert np.array_equal(frames, same)
     assert not (obj & ~movers).any() and movers.sum() > obj.sum()
     with pytest.raises(ValueError, match="mask"):
-        synth.render_clip(benchmark, 5, 3, 12, 64, mask="everything")
+        synth.render_clip(benchmark, 1, 3, 12, 64, mask="everything")
 
 
 def test_longrange_flashes_only_early_and_late():
-    for label in range(16):
-        _, mask = synth.render_clip("synth-longrange", label, label, 40, 32)
+    for seed in range(8):
+        _, mask = synth.render_clip("synth-longrange", seed % 2, seed, 40, 32)
         on = mask.any((1, 2))
         assert on[0] and on[-1] and not on[10:30].any()
+
+
+def test_longrange_class_is_whether_the_two_flashes_share_a_colour():
+    scene = synth.SYNTH_PROFILES["cpu"]["scene"]
+    for seed in range(6):
+        for label, same in [(0, True), (1, False)]:
+            frames, mask = synth.render_clip("synth-longrange", label, seed, 40, 64, scene=scene)
+            first, last = (frames[t][mask[t]].astype(float).mean(0) for t in (0, -1))
+            assert (np.abs(first - last).max() < 12) == same, (seed, label, first, last)
+
+
+def test_each_benchmark_fingerprint_covers_its_own_module(monkeypatch, tmp_path):
+    from cmrlib.data.synth import longrange
+
+    before = {name: synth.fingerprint(name, "cpu") for name in synth.BENCHMARKS}
+    assert len(set(before.values())) == 3
+    edited = tmp_path / "longrange.py"
+    edited.write_text(Path(longrange.__file__).read_text() + "# edited\n")
+    real = synth.inspect.getsourcefile
+    monkeypatch.setattr(synth.inspect, "getsourcefile", lambda f: str(edited) if f is longrange.BENCHMARK.render else real(f))
+    after = {name: synth.fingerprint(name, "cpu") for name in synth.BENCHMARKS}
+    assert after["synth-longrange"] != before["synth-longrange"]
+    assert after["synth-something"] == before["synth-something"] and after["synth-kinetics"] == before["synth-kinetics"]
 
 
 def test_kinetics_classes_differ_in_appearance():
@@ -123,7 +149,7 @@ def test_generated_files_and_balance(smoke_root):
     assert meta["reversal_pairs"] and meta["flip_map"]["0"] == 1
     labels = json.loads((smoke_root / "labels.json").read_text())
     assert labels == {name: str(i) for i, name in enumerate(meta["classes"])}
-    for split, per_class in [("train", profile["train_per_class"]), ("validation", profile["val_per_class"])]:
+    for split, per_class in [("train", profile["train_clips"] // 16), ("validation", profile["val_clips"] // 16)]:
         entries = json.loads((smoke_root / f"{split}.json").read_text())
         counts = Counter(e["template"].replace("[", "").replace("]", "") for e in entries)
         assert set(counts.values()) == {per_class} and len(counts) == 16
@@ -216,12 +242,12 @@ def test_cached_frames_give_the_same_items_and_decode_once(smoke_root, monkeypat
 
 def test_a_profile_scene_simplifies_longrange_too():
     scene = synth.SYNTH_PROFILES["cpu"]["scene"]
-    frames, mask = synth.render_clip("synth-longrange", 5, 3, 40, 64, scene=scene)
-    spec_frames, _ = synth.render_clip("synth-longrange", 5, 3, 40, 64)
+    frames, mask = synth.render_clip("synth-longrange", 1, 3, 40, 64, scene=scene)
+    spec_frames, _ = synth.render_clip("synth-longrange", 1, 3, 40, 64)
     middle = frames[12:28].astype(int)
     assert (middle == middle[0]).all(), "still camera, no distractors: nothing moves between the flashes"
     assert (spec_frames[12:28] != spec_frames[12]).any()
-    _, unscaled_mask = synth.render_clip("synth-longrange", 5, 3, 40, 64, scene={**scene, "object_scale": 1.0})
+    _, unscaled_mask = synth.render_clip("synth-longrange", 1, 3, 40, 64, scene={**scene, "object_scale": 1.0})
     assert mask.sum() > 3 * unscaled_mask.sum(), "object_scale 2 enlarges the markers (4x the area)"
 
 

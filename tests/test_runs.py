@@ -46,7 +46,8 @@ def test_code_hash_is_stable_hex():
 
 
 def test_run_key_follows_the_config_but_not_the_worker_count():
-    config = {"method": "cmr", "seed": 0, "lr": 0.1, "num_workers": 0, "model_options": {"r": 8}}
+    config = {"method": "cmr", "seed": 0, "lr": 0.1, "num_workers": 0, "model_options": {"r": 8},
+              "benchmark": "synth-something", "profile": "cpu", "data": None}
     key = runs.run_key(config)
     assert runs.run_key(dict(config, num_workers=4)) == key
     assert runs.run_key(dict(config, seed=1)) != key
@@ -54,8 +55,19 @@ def test_run_key_follows_the_config_but_not_the_worker_count():
     assert len(key) == 16
 
 
+def test_run_key_follows_the_generated_data_but_not_for_a_given_folder(monkeypatch):
+    from cmrlib.data import synth
+
+    config = {"method": "tsn", "seed": 0, "benchmark": "synth-longrange", "profile": "cpu", "data": None}
+    own = dict(config, data="/datasets/ssv2")
+    keys = runs.run_key(config), runs.run_key(own)
+    monkeypatch.setattr(synth, "fingerprint", lambda *args: "another generator")
+    assert runs.run_key(config) != keys[0], "a changed generator must invalidate runs on generated data"
+    assert runs.run_key(own) == keys[1]
+
+
 def test_run_id_names_method_options_frames_seed_and_key():
-    config = {"method": "cmr", "frames": 16, "seed": 2, "profile": "cpu", "benchmark": "synth-something",
+    config = {"method": "cmr", "frames": 16, "seed": 2, "profile": "cpu", "benchmark": "synth-something", "data": None,
               "model_options": {"cme": "all", "sme": "part", "tim": True, "r": 4, "variant": "paper"}}
     run_id = runs.run_id(config)
     assert run_id.startswith("cmr-r4-T16-s2-") and run_id.endswith(runs.run_key(config)[:8])
