@@ -319,6 +319,10 @@ def assess(results: dict) -> list:
     c.check("synth-longrange: TIM+CME > TIM+MEM", _values(lr, "TIM+CME"), _values(lr, "TIM+MEM (TEINet)"))
     c.check("synth-longrange: TIM+CME > TEA (ME)", _values(lr, "TIM+CME"), _values(lr, "TEA (ME+MTA)"))
     c.check("synth-longrange: TIM+CME > TIM+PEM", _values(lr, "TIM+CME"), _values(lr, "TIM+PEM"), core=False)
+    # whether the benchmark can tell: TSN must be at chance (2 classes), and CME must learn something
+    c.check(f"synth-longrange: TSN ≈ chance (50 % ±{CHANCE_MARGIN:g})", _values(lr, "TSN"), 50.0, "equivalent",
+            CHANCE_MARGIN, core=False)
+    c.check("synth-longrange: TIM+CME > chance (50 %)", _values(lr, "TIM+CME"), 50.0, core=False)
     claims.append(c.done())
 
     p4 = paper.table4().set_index("ours")["top1"]

@@ -381,6 +381,18 @@ def figure5_clips(num_classes: int, num_frames: int, size: int, count: int = 8, 
             for i in range(count)]
 
 
+def example_clips(benchmark: str, profile: str | None = None, seeds=(1_000_000,), num_frames: int = 32,
+                  segments: int = 8, size: int = 64) -> dict:
+    """{"class (seed s)": (segments, size, size, 3) uint8}: one clip per class and seed of a synthetic benchmark
+    in the profile's scene, at the centres of ``segments`` equal segments (the frames an 8-segment model sees)."""
+    from cmrlib.data.synth import BENCHMARKS, render_clip
+
+    centres = (np.arange(segments) * num_frames // segments + num_frames // (2 * segments))
+    return {f"{name} (seed {seed})": render_clip(benchmark, label, seed, num_frames, size,
+                                                 scene=_profile_scene(profile))[0][centres]
+            for seed in seeds for label, name in enumerate(BENCHMARKS[benchmark].classes)}
+
+
 def figure5_table(model: nn.Module, clips, top_k: int | None = None) -> pd.DataFrame:
     """One row of ``Figure5Maps.scores()`` per clip; ``clips`` yields (name, frames, mask)."""
     rows = [{"clip": name, **figure5_maps(model, frames, mask, top_k).scores()} for name, frames, mask in clips]

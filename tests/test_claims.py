@@ -109,6 +109,21 @@ def test_assess_claim_1_held_when_both_modules_help_and_combine():
     assert "not run" in assessed["2"].note
 
 
+def test_claim_2_reports_whether_synth_longrange_can_tell_without_letting_it_decide():
+    t6 = _grid({"+CME": [50, 51, 52], "+MEM": [44, 45, 46], "+PEM": [45, 46, 47]})
+    lr = _grid({"TSN": [49, 51, 50], "TIM+CME": [80, 85, 90], "TIM+MEM (TEINet)": [50, 52, 51],
+                "TEA (ME+MTA)": [55, 50, 52]})
+    checks = lambda lr_: {c.statement: c.effect.verdict  # noqa: E731
+                          for c in {c.key: c for c in claims.assess({"table6": t6, "longrange": lr_})}["2"].checks}
+    seen = checks(lr)
+    assert seen["synth-longrange: TSN ≈ chance (50 % ±10)"] == HELD
+    assert seen["synth-longrange: TIM+CME > chance (50 %)"] == HELD
+    assert seen["synth-longrange: TIM+CME > TIM+MEM"] == HELD
+    memorised = checks(lr.assign(top1=lr["top1"].where(lr["label"] != "TSN", 80.0 + lr["seed"])))
+    assert memorised["synth-longrange: TSN ≈ chance (50 % ±10)"] == NOT_HELD
+    assert {c.key: c for c in claims.assess({"table6": t6, "longrange": lr})}["2"].verdict == HELD
+
+
 def test_assess_claim_1_not_held_when_cme_hurts():
     t6 = _grid({"baseline": [50, 51, 52], "+MEM": [44, 45, 46], "+PEM": [45, 46, 47],
                 "+CME": [40, 41, 42], "+SME": [55, 56, 57], "+CME&SME": [55, 56, 57]})

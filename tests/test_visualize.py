@@ -176,3 +176,13 @@ def test_scene_text_follows_the_profile_scene():
     spec = visualize.scene_text(None)
     assert "50% of the clips pan" in spec and "1 to 2 distractors" in spec and "textured" in spec
     assert visualize.scene_text("smoke") == spec  # smoke keeps the spec's scene
+
+
+def test_example_clips_show_each_class_at_the_segment_centres():
+    clips = V.example_clips("synth-longrange", "cpu", seeds=(3, 4))
+    assert list(clips) == [f"{name} (seed {seed})" for seed in (3, 4)
+                           for name in ("two flashes of the same colour", "two flashes of different colours")]
+    frames = next(iter(clips.values()))
+    assert frames.shape == (8, 64, 64, 3) and frames.dtype == np.uint8
+    flat = (frames != frames[3]).any((1, 2, 3))  # the cpu scene is still: only the flashes change a frame
+    assert flat[0] and flat[-1] and not flat[2:6].any()
