@@ -487,6 +487,15 @@ def grid(specs, profile: str, seeds, multiview: tuple | None = None, direction: 
     return frame
 
 
+def learning_curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """Validation top-1 (%) after each epoch of every run in a grid frame (its ``metrics.jsonl``): one row per
+    (label, seed, epoch). Shows whether a seed learned late, early or never."""
+    rows = [{"label": row.label, "seed": row.seed, "epoch": record["epoch"], "val_top1": 100.0 * record["val_top1"]}
+            for row in frame.itertuples()
+            for record in runs.read_jsonl(root() / row.run_dir / "metrics.jsonl") if "val_top1" in record]
+    return pd.DataFrame(rows, columns=["label", "seed", "epoch", "val_top1"])
+
+
 def elsewhere(specs, profile: str, kind: str = "ablation", **options) -> pd.DataFrame:
     """The same grid at the other profiles (not smoke), from runs that already exist there: a page shows a
     profile's results only when its runs exist."""

@@ -57,6 +57,14 @@ def test_force_and_retrain_before_retrain(root):
     assert not ex.run("tsn", "smoke", seed=0, retrain_before=time.time(), **TINY)["reused"]
 
 
+def test_learning_curves_read_every_validated_epoch_of_each_run(root):
+    frame = ex.grid([ex.spec("TSN", "tsn", **TINY)], "smoke", [0, 1], flops=False)
+    curves = ex.learning_curves(frame)
+    assert list(curves.columns) == ["label", "seed", "epoch", "val_top1"]
+    assert sorted(curves["seed"]) == [0, 1] and set(curves["epoch"]) == {1}  # smoke: one epoch
+    assert list(curves.sort_values("seed")["val_top1"]) == pytest.approx(list(frame.sort_values("seed")["top1"]))
+
+
 def test_an_unfinished_run_is_completed_not_reused(root):
     first = ex.run("tsn", "smoke", seed=0, **TINY)
     (root / first["run_dir"] / "final.json").unlink()
