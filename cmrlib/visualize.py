@@ -384,10 +384,11 @@ def figure5_clips(num_classes: int, num_frames: int, size: int, count: int = 8, 
 def example_clips(benchmark: str, profile: str | None = None, seeds=(1_000_000,), num_frames: int = 32,
                   segments: int = 8, size: int = 64) -> dict:
     """{"class (seed s)": (segments, size, size, 3) uint8}: one clip per class and seed of a synthetic benchmark
-    in the profile's scene, at the centres of ``segments`` equal segments (the frames an 8-segment model sees)."""
+    in the profile's scene, at the frames the evaluation sampler picks (the centres of ``segments`` equal segments)."""
+    from cmrlib.data.dataset import segment_indices
     from cmrlib.data.synth import BENCHMARKS, render_clip
 
-    centres = (np.arange(segments) * num_frames // segments + num_frames // (2 * segments))
+    centres = segment_indices(num_frames, segments, clips=1, train=False, rng=None)[0]
     return {f"{name} (seed {seed})": render_clip(benchmark, label, seed, num_frames, size,
                                                  scene=_profile_scene(profile))[0][centres]
             for seed in seeds for label, name in enumerate(BENCHMARKS[benchmark].classes)}
