@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cmrlib import experiments
+from cmrlib import claims, experiments
 
 KERNEL_NAME = "python3"
 
@@ -121,7 +121,7 @@ def warm_cache(profile: str, retrain_before: float = 0.0, jobs: int = 2, log=pri
     while nothing else of the book runs. The notebooks then only read the cache, so they can run side by side."""
     tic = time.perf_counter()
     trained = experiments.train_all(profile, jobs=jobs, retrain_before=retrain_before or None, log=log)
-    results = experiments.claims_inputs(profile, retrain_before=retrain_before or None)
+    results = claims.inputs(profile, retrain_before=retrain_before or None)
     grids = [frame for frame in results.values() if "run_dir" in frame]
     log(f"  runs ready: {sum(len(frame) for frame in grids)} rows, {trained} trained now, "
         f"{time.perf_counter() - tic:.0f} s")

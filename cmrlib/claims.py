@@ -34,6 +34,7 @@ import pandas as pd
 HELD, NOT_HELD, INCONCLUSIVE = "held", "not held", "inconclusive"
 KINDS = ("greater", "not_worse", "equivalent")
 
+
 # Two-sided 95 % Student t quantiles (t_{0.975, df}) for df = 1..30, then a few larger df.
 _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
@@ -505,3 +506,21 @@ def seed_spread(results: dict, metric: str = "top1") -> pd.DataFrame:
     groups = runs.groupby(["benchmark", "label", "frames"], sort=False)[metric]
     table = groups.agg(seeds="count", mean="mean", std="std", low="min", high="max").reset_index()
     return table.sort_values("std", ascending=False, na_position="last").round(2).reset_index(drop=True)
+
+
+def inputs(profile: str, retrain_before: float | None = None) -> dict:
+    """Everything ``assess`` needs, from the same (cached) grids and timings as the table pages."""
+    from cmrlib import experiments as ex
+    from cmrlib import figure5
+
+    chosen, device = ex.plan(profile), ex.speed_device(profile)
+    options = {"retrain_before": retrain_before}
+    results = {name: ex.grid(specs, profile, seeds, **extra, **options)
+               for name, (specs, seeds, extra) in ex.page_grids(profile).items()}
+    return {
+        **results,
+        "table5_speed": ex.speed(ex.table5_specs(), profile, device=device, **options),
+        "table7_speed": ex.speed(ex.table7_specs(), profile, device=device, **options),
+        "sweep_speed": ex.speed(ex.sweep_specs(chosen.sweep_frames), profile, device=device, **options),
+        "figure5": figure5.scores(profile, ex.seeds_for(profile, "ablation")),
+    }

@@ -1,11 +1,10 @@
-"""Training: the papers' recipe (paper-spec §C) as resumable, deterministic runs.
+"""The training loop: the papers' recipe (paper-spec §C) as resumable, deterministic runs.
 
 ``python -m cmrlib train --method cmr --profile cpu [--data DIR] [--out DIR] [--seed S] [--resume] k=v ...``
 also works under ``torchrun --nproc_per_node=K -m cmrlib train ...`` (DDP; ``batch_size`` is the global batch).
 
-Reproducibility: the sample order of epoch e is a permutation seeded by (seed, e) (torch's
-DistributedSampler, also for one process); the dataset's augmentation depends on (seed, e, index) only
-(``dataset.set_epoch``); the global RNG (dropout) is reseeded from (seed, e, rank) at every epoch start and
+Reproducibility: the data order and augmentation of epoch e depend on (seed, e) only (``cmrlib.loaders``); the
+global RNG (dropout) is reseeded from (seed, e, rank) at every epoch start and
 saved in every checkpoint. A checkpoint is written atomically at each epoch end (and every
 ``checkpoint_every`` steps), so a run killed at any point continues with ``--resume`` to the same final
 metrics on CPU.
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -27,15 +25,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
-from torch.utils.data.distributed import DistributedSampler
 
 from cmrlib import config as configlib
 from cmrlib import distributed as dist
 from cmrlib import runs
+from cmrlib.checkpoint import (CHECKPOINT_FORMAT, build_model, gather_rng_states, load_checkpoint, same_config,
+                               set_rng_state)
 from cmrlib.evaluate import predict, topk_accuracy
-
-CHECKPOINT_FORMAT = 1
+from cmrlib.loaders import (build_datasets, configure_determinism, dataset_root, derived_seed, epoch_loader,
+                            eval_loader, runtime_flags, select_device, to_device)
 
 
 class TrainingDiverged(RuntimeError):
@@ -43,109 +41,10 @@ class TrainingDiverged(RuntimeError):
 
 
 # ----------------------------------------------------------------------------------------------- set-up
-def derived_seed(*parts) -> int:
-    """A 63-bit seed from any parts (e.g. seed, "epoch", 3, rank), stable across processes and runs."""
-    digest = hashlib.sha256(json.dumps(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def select_device(config: dict, context: dist.Context) -> torch.device:
-    wanted = config["device"]
-    if wanted == "auto":
-        wanted = "cuda" if torch.cuda.is_available() else "cpu"
-    if wanted.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"config field 'device': {config['device']!r} asked for CUDA, which is not available")
-        if context.distributed:
-            wanted = f"cuda:{context.local_rank}"
-            torch.cuda.set_device(context.local_rank)  # NCCL collectives use the current device
-    elif wanted != "cpu":
-        raise ValueError(f"config field 'device' must be auto, cpu or cuda[:i] (got {wanted!r})")
-    return torch.device(wanted)
-
-
-def runtime_flags(config: dict, device: torch.device) -> dict:
-    """Resolve the 'auto' switches: AMP (bfloat16), channels_last and compile on CUDA; determinism on CPU."""
-    cuda = device.type == "cuda"
-    flags = {name: (cuda if config[name] == "auto" else bool(config[name])) for name in ("amp", "channels_last")}
-    flags["deterministic"] = (not cuda) if config["deterministic"] == "auto" else bool(config["deterministic"])
-    flags["compile"] = bool(config["compile"])
-    if flags["amp"] and not cuda:
-        raise ValueError("config field 'amp': mixed precision is only used on CUDA; set amp=false on CPU")
-    return flags
-
-
-def configure_determinism(enabled: bool, device: torch.device) -> None:
-    if device.type == "cuda":
-        if enabled:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.deterministic = enabled
-        torch.backends.cudnn.benchmark = not enabled
-    torch.use_deterministic_algorithms(enabled, warn_only=True)
-
-
-def dataset_root(config: dict, context: dist.Context = dist.Context()) -> Path:
-    """The dataset folder: ``config['data']`` (must exist), else data/<data_profile>/<benchmark>, generated
-    once (by rank 0) with cmrlib.data.synth.generate."""
-    if config["data"] is not None:
-        root = Path(config["data"]).expanduser()
-        if not root.is_dir():
-            raise ValueError(f"data folder {str(root)!r} does not exist (config field 'data' / --data)")
-        return root
-    from cmrlib.data import synth
-
-    root = runs.project_root() / "data" / config["data_profile"] / config["benchmark"]
-    if context.is_main:
-        root = Path(synth.generate(config["benchmark"], config["data_profile"], root, seed=config["data_seed"]))
-    dist.barrier(context)
-    return Path(dist.broadcast_object(str(root), context))
-
-
-def first(dataset, count):
-    """The first ``count`` items of a dataset (all of them when count is None), keeping set_epoch."""
-    return dataset if count is None or count >= len(dataset) else FirstItems(dataset, count)
-
-
-class FirstItems(torch.utils.data.Dataset):
-    def __init__(self, dataset, count: int):
-        self.dataset, self.count = dataset, count
-        self.num_classes, self.classes = dataset.num_classes, dataset.classes
-
-    def __len__(self):
-        return self.count
-
-    def __getitem__(self, index):
-        if not 0 <= index < self.count:
-            raise IndexError(index)
-        return self.dataset[index]
-
-    def set_epoch(self, epoch: int) -> None:
-        self.dataset.set_epoch(epoch)
-
-
-def build_datasets(config: dict, root: Path):
-    from cmrlib.data import build_dataset
-
-    common = dict(num_segments=config["frames"], size=config["size"], sampling=config["sampling"], seed=config["seed"],
-                  cache_frames=config["cache_frames"])
-    train_set = build_dataset(root, "train", train=True, **common)
-    val_set = build_dataset(root, "validation", train=False, **common)
-    return first(train_set, config["train_subset"]), first(val_set, config["val_subset"])
-
-
-def build_model(config: dict, num_classes: int):
-    from cmrlib.models import build_model as build
-
-    try:
-        return build(**configlib.model_kwargs(config, num_classes))
-    except ValueError as error:
-        raise ValueError(f"method {config['method']!r}: {error}") from None
 
 
 def set_train_mode(model: torch.nn.Module, bn_mode: str) -> None:
@@ -184,15 +83,6 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return F.cross_entropy(logits.float(), labels)
 
 
-def to_device(clip: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """(N, T, 3, H, W) to the device; with channels_last the frames are laid out NHWC."""
-    clip = clip.to(device, non_blocking=True)
-    if channels_last:
-        n, t = clip.shape[:2]
-        clip = clip.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (n, t))
-    return clip
-
-
 def quiet() -> bool:
     return os.environ.get("CMR_QUIET", "") not in ("", "0")
 
@@ -204,45 +94,6 @@ def show_progress(context: dist.Context) -> bool:
 def log(message: str, context: dist.Context) -> None:
     if context.is_main and not quiet():
         print(message, flush=True)
-
-
-# ------------------------------------------------------------------------------------------ checkpoints
-def rng_state() -> dict:
-    """The global RNG states as tensors and lists, so that the checkpoint loads with weights_only=True."""
-    _, keys, position, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
-             "numpy": torch.from_numpy(keys.astype(np.int64)), "numpy_rest": [int(position), int(has_gauss), float(gauss)]}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate((3, tuple(state["python"]), None))
-    position, has_gauss, gauss = state["numpy_rest"]
-    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), position, has_gauss, gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
-
-
-def gather_rng_states(context: dist.Context) -> list:
-    state = rng_state()
-    if not context.distributed:
-        return [state]
-    states = [None] * context.world_size
-    torch.distributed.all_gather_object(states, state)
-    return states
-
-
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint holds only tensors and primitive types, so ``weights_only=True`` loads it."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def same_config(a: dict, b: dict) -> bool:
-    ignored = set(runs.KEY_IGNORED_FIELDS) | {"provenance", "run_key"}
-    return {k: v for k, v in a.items() if k not in ignored} == {k: v for k, v in b.items() if k not in ignored}
 
 
 # ------------------------------------------------------------------------------------------- one epoch
@@ -299,30 +150,6 @@ def train_epoch(model, loader, optimizer, config, flags, device, context, epoch,
         on_step(step)
         last = time.perf_counter()
     bar.close()
-
-
-def epoch_loader(dataset, config, context, epoch: int, start_step: int, device) -> tuple[DataLoader, int]:
-    """This process's batches of an epoch: torch's DistributedSampler order for (seed, epoch), also for one
-    process, without the first ``start_step`` batches. Returns the loader and the steps in a full epoch."""
-    per_process = config["batch_size"] // context.world_size
-    sampler = DistributedSampler(range(len(dataset)), num_replicas=context.world_size, rank=context.rank,
-                                 shuffle=True, seed=config["seed"], drop_last=False)
-    sampler.set_epoch(epoch)
-    indices = list(sampler)
-    steps = len(indices) // per_process
-    if steps == 0:
-        raise ValueError(f"config field 'batch_size': {config['batch_size']} is more than the "
-                         f"{len(dataset)} training clips")
-    dataset.set_epoch(epoch)
-    loader = DataLoader(dataset, batch_size=per_process, sampler=indices[start_step * per_process:],
-                        drop_last=True, num_workers=config["num_workers"], pin_memory=device.type == "cuda",
-                        generator=torch.Generator().manual_seed(derived_seed(config["seed"], "loader", epoch)))
-    return loader, steps
-
-
-def eval_loader(dataset, config, device) -> DataLoader:
-    return DataLoader(dataset, batch_size=config["eval_batch_size"] or config["batch_size"], shuffle=False,
-                      num_workers=config["num_workers"], pin_memory=device.type == "cuda")
 
 
 # ------------------------------------------------------------------------------------------------ train

@@ -312,39 +312,6 @@ def figure5_maps(model: nn.Module, frames, mask, top_k: int | None = None) -> Fi
                        cme_bottom=upsample(pick(order[:, -k:]), size).numpy(), sme=upsample(motion, size).numpy())
 
 
-def load_trained(run_dir) -> nn.Module:
-    """The model of a finished training run (``run_dir``/checkpoints/last.pt), in eval mode."""
-    from pathlib import Path
-
-    from cmrlib.evaluate import load_run_config
-    from cmrlib.train import build_model, load_checkpoint
-
-    run_dir = Path(run_dir)
-    weights = run_dir / "checkpoints" / "last.pt"
-    if not weights.exists():
-        raise ValueError(f"no checkpoint {weights}; train the run first")
-    state = load_checkpoint(weights)["model"]
-    model = build_model(load_run_config(run_dir), num_classes=state["fc.weight"].shape[0])
-    model.load_state_dict(state)
-    return model.eval()
-
-
-def trained_cmr(profile: str, seed: int = 0, retrain_before: float | None = None, **overrides):
-    """(model, row) of the book's cached CMR run on synth-something (``cmrlib.experiments.run``).
-
-    Checkpoints are not committed: a clone that has the run's results but not its weights re-makes them
-    once with ``cmrlib.experiments.rebuild_weights`` (same config and seed, in _build/weights/), leaving the
-    committed run untouched; ``row["weights"]`` says where the weights came from."""
-    from cmrlib import experiments
-
-    row = experiments.run("cmr", profile, seed, retrain_before=retrain_before, **overrides)
-    run_dir = experiments.root() / row["run_dir"]
-    if (run_dir / "checkpoints" / "last.pt").exists():
-        return load_trained(run_dir), {**row, "weights": row["run_dir"]}
-    rebuilt = experiments.rebuild_weights(run_dir)
-    return load_trained(rebuilt), {**row, "weights": rebuilt.relative_to(experiments.root()).as_posix()}
-
-
 def _profile_scene(profile: str | None) -> dict | None:
     """A profile's overrides of the synth-something scene (SYNTH_PROFILES[profile]["scene"]), None for the spec's."""
     from cmrlib.data.synth import SYNTH_PROFILES

@@ -4,6 +4,7 @@ import torch
 
 from cmrlib import evaluate as evallib
 from cmrlib import runs
+from cmrlib import checkpoint, loaders
 from cmrlib import train as trainlib
 from cmrlib.config import resolve
 
@@ -55,9 +56,9 @@ def test_views_are_averaged_per_video(run_dir):
     from cmrlib.data import build_dataset
 
     config = evallib.load_run_config(run_dir)
-    dataset = build_dataset(trainlib.dataset_root(config), "validation", num_segments=4, size=config["size"],
+    dataset = build_dataset(loaders.dataset_root(config), "validation", num_segments=4, size=config["size"],
                             train=False, clips=2, crops=3)
-    model = trainlib.build_model(config, dataset.num_classes)
+    model = checkpoint.build_model(config, dataset.num_classes)
     model.load_state_dict(torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["model"])
     model.eval()
     scores = evallib.evaluate(run_dir, 2, 3, batch_size=3, save=False, keep_scores=True)["scores"]

@@ -11,6 +11,7 @@ import pytest
 
 from cmrlib import experiments as ex
 from cmrlib import runs
+from cmrlib.evaluate import direction_accuracy
 
 TINY = {"train_subset": 8, "val_subset": 8}
 
@@ -132,9 +133,9 @@ def test_grids_share_configs_so_the_cache_reuses_runs():
 
 def test_direction_accuracy_on_a_constructed_confusion_matrix():
     confusion = [[8, 2, 0], [4, 6, 0], [0, 0, 10]]  # classes 0 and 1 are a reversal pair
-    assert ex.direction_accuracy(confusion, [(0, 1)]) == pytest.approx(100 * 14 / 20)
+    assert direction_accuracy(confusion, [(0, 1)]) == pytest.approx(100 * 14 / 20)
     blind = [[5, 5], [5, 5]]
-    assert ex.direction_accuracy(blind, [(0, 1)]) == pytest.approx(50.0)
+    assert direction_accuracy(blind, [(0, 1)]) == pytest.approx(50.0)
 
 
 def test_summarise_gives_mean_and_std_over_seeds():

@@ -1,4 +1,4 @@
-"""cmrlib.runs: atomic writes, checkpoints that load with weights_only, code hash, run key, provenance."""
+"""cmrlib.runs: atomic writes, checkpoints that load with weights_only, the versioned run key, provenance."""
 import json
 import os
 
@@ -40,9 +40,12 @@ def test_jsonl_round_trip(tmp_path):
     assert runs.read_jsonl(tmp_path / "metrics.jsonl") == rows
 
 
-def test_code_hash_is_stable_hex():
-    first, second = runs.code_hash(), runs.code_hash()
-    assert first == second and len(first) == 64 and int(first, 16) >= 0
+def test_run_key_follows_the_training_version_not_the_source(monkeypatch):
+    config = {"method": "cmr", "seed": 0, "benchmark": "synth-something", "profile": "cpu", "data": "/datasets/x"}
+    key = runs.run_key(config)
+    assert not hasattr(runs, "code_hash"), "the key must not hash source bytes"
+    monkeypatch.setattr(runs, "TRAINING_VERSION", runs.TRAINING_VERSION + 1)
+    assert runs.run_key(config) != key, "a bumped training version must invalidate every run"
 
 
 def test_run_key_follows_the_config_but_not_the_worker_count():
@@ -76,21 +79,7 @@ def test_run_id_names_method_options_frames_seed_and_key():
 
 def test_provenance_has_the_fields_the_book_reports():
     record = runs.provenance("cpu")
-    for field in ("git_commit", "git_dirty", "torch_version", "device", "hostname", "utc_time", "code_hash"):
+    for field in ("git_commit", "git_dirty", "torch_version", "device", "hostname", "utc_time", "training_version"):
         assert field in record
     assert record["torch_version"] == torch.__version__
     json.dumps(record)
-
-
-def test_code_hash_covers_training_code_only(tmp_path, monkeypatch):
-    package = tmp_path / "cmrlib"
-    (package / "modules").mkdir(parents=True)
-    (package / "models.py").write_text("A = 1\n")
-    (package / "modules" / "cme.py").write_text("B = 1\n")
-    (package / "book.py").write_text("C = 1\n")
-    monkeypatch.setattr(runs, "PACKAGE_DIR", package)
-    before = runs.code_hash()
-    (package / "book.py").write_text("C = 2\n")
-    assert runs.code_hash() == before, "book code must not invalidate training runs"
-    (package / "modules" / "cme.py").write_text("B = 2\n")
-    assert runs.code_hash() != before, "a module change must invalidate training runs"

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from cmrlib import runs
+from cmrlib import checkpoint
 from cmrlib import train as trainlib
 from cmrlib.config import resolve
 
@@ -154,8 +155,8 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     import numpy as np
 
     np.random.seed(3), np.random.randn(1), random.seed(4), torch.manual_seed(5)
-    runs.atomic_save({"rng": [trainlib.rng_state()]}, tmp_path / "rng.pt")
+    runs.atomic_save({"rng": [checkpoint.rng_state()]}, tmp_path / "rng.pt")
     expected = (np.random.rand(3).tolist(), np.random.randn(2).tolist(), random.random(), torch.rand(2))
-    trainlib.set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True)["rng"][0])
+    checkpoint.set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True)["rng"][0])
     again = (np.random.rand(3).tolist(), np.random.randn(2).tolist(), random.random(), torch.rand(2))
     assert again[:3] == expected[:3] and torch.equal(again[3], expected[3])

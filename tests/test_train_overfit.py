@@ -3,6 +3,7 @@ trainer logs it) with the trainer's optimiser (SGD + Nesterov, lr scaling, clipp
 import pytest
 import torch
 
+from cmrlib import checkpoint, loaders
 from cmrlib import train as trainlib
 from cmrlib.config import resolve
 from cmrlib.models import METHODS
@@ -15,7 +16,7 @@ def tiny_set():
     """Clips 0-1 of class 0 and of class 2 (not a time-reversal pair), 4 frames at 28 px, labels 0/1."""
     from cmrlib.data import build_dataset
 
-    root = trainlib.dataset_root(resolve("tsn", "smoke", validate=False))
+    root = loaders.dataset_root(resolve("tsn", "smoke", validate=False))
     dataset = build_dataset(root, "train", num_segments=4, size=28, train=False)
     chosen = {0: [], 2: []}
     for index, label in enumerate(dataset.labels):
@@ -33,7 +34,7 @@ def test_method_overfits_four_clips(method, tiny_set):
     config = resolve(method, "smoke", {"frames": 4, "batch_size": 4, "dropout": 0.0, "lr": 1.6,
                                        "weight_decay": 0.0, "schedule": "constant"})
     torch.manual_seed(0)
-    model = trainlib.build_model(config, num_classes=2)
+    model = checkpoint.build_model(config, num_classes=2)
     optimizer = trainlib.make_optimizer(model, config)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1) and optimizer.param_groups[0]["nesterov"]
     for step in range(STEPS):

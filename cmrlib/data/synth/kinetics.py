@@ -66,6 +66,9 @@ def _render_kinetics(kind: str, rng: np.random.Generator, num_frames: int, size:
     return _compose(size, camera, background, distractors, [(main, None)])
 
 
+# The generator's version: bump it when this benchmark's clips change (see GENERATOR_VERSIONS).
+VERSION = 1
+
 BENCHMARK = Benchmark("synth-kinetics", "scene",
                       tuple(f"{obj} at the {scene}" for scene in KINETICS_SCENES for obj in KINETICS_OBJECTS),
                       _render_kinetics, {}, {}, "the scene's object (ball, box, ring or cone)")

@@ -63,5 +63,8 @@ def _render_longrange(kind: str, rng: np.random.Generator, num_frames: int, size
         markers.append((marker, on))
     return _compose(size, camera, background, distractors, markers)
 
+# The generator's version: bump it when this benchmark's clips change (see GENERATOR_VERSIONS).
+VERSION = 1
+
 BENCHMARK = Benchmark("synth-longrange", "longrange", LONGRANGE_CLASSES, _render_longrange, {}, {},
                       "the flashing marker (first and last flash)")

@@ -132,4 +132,7 @@ def _benchmark() -> Benchmark:
                      "the object being moved (pixels of it that are visible)", self_reversed)
 
 
+# The generator's version: bump it when this benchmark's clips change (see GENERATOR_VERSIONS).
+VERSION = 1
+
 BENCHMARK = _benchmark()

@@ -1,0 +1,239 @@
+"""The tables' pages: our runs summarised over seeds (mean ± std) beside the paper's numbers, with the
+provenance of every page and the recipe and dataset tables."""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cmrlib import config as configlib
+from cmrlib.experiments.cache import root
+from cmrlib.experiments.cost import model_cost, speed_summary
+from cmrlib.experiments.plan import KINETICS, R50_SHAPE, SOMETHING, check_profile, spec
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """``myst_nb.glue`` for numbers in prose: numpy scalars become Python numbers first (their repr,
+    ``np.float64(1.0)``, is not something ``{glue:text}`` can format)."""
+    from myst_nb import glue as myst_glue
+
+    myst_glue(name, value.item() if isinstance(value, np.generic) else value, display=display)
+
+
+def mean_std(values) -> str:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def summarise(frame: pd.DataFrame, by=("label",), metrics=("top1",)) -> pd.DataFrame:
+    """Mean, std and "mean ± std" text of each metric over seeds, one row per group (in first-seen order)."""
+    by = list(by)
+    groups = frame.groupby(by, sort=False)
+    out = groups.size().rename("seeds").reset_index()
+    for metric in metrics:
+        if metric not in frame:
+            continue
+        stats = groups[metric].agg(["mean", "std"]).reset_index(drop=True)
+        out[f"{metric}_mean"] = stats["mean"].to_numpy()
+        out[f"{metric}_std"] = stats["std"].to_numpy()
+        out[metric] = [mean_std(values) for _, values in groups[metric]]
+    for extra in ("gflops", "params_m"):
+        if extra in frame:
+            out[extra] = groups[extra].first().to_numpy()
+    return out
+
+
+def provenance(frames) -> dict:
+    """Where the numbers of a page come from: profiles, seeds, commits, hardware, runs and total wall time."""
+    frames = [frames] if isinstance(frames, pd.DataFrame) else list(frames)
+    frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame()
+    if frame.empty:
+        return {"runs": 0}
+    unique = frame.drop_duplicates("run_dir")
+    return {
+        "profile": ", ".join(sorted(frame["profile"].unique())),
+        "seeds": ", ".join(str(s) for s in sorted(frame["seed"].unique())),
+        "runs": int(len(unique)),
+        "reused": int(unique["reused"].sum()),
+        "commit": ", ".join(sorted(unique["commit"].unique())),
+        "hardware": "; ".join(sorted(unique["hardware"].unique())),
+        "train_wall_time": _duration(float(unique["wall_s"].fillna(0).sum())),
+        "finished": f"{min(unique['finished_utc'].dropna(), default='?')} .. {max(unique['finished_utc'].dropna(), default='?')}",
+        "run_folders": ", ".join(sorted({str(Path(p).parent) for p in unique["run_dir"]})),
+    }
+
+
+def provenance_frame(frames) -> pd.DataFrame:
+    return pd.DataFrame(list(provenance(frames).items()), columns=["", "value"]).set_index("")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
+
+
+def zoo_page(profile: str, shape: dict | None = None) -> pd.DataFrame:
+    """Every row of ``cmrlib.flops.ROWS`` (methods and CMR variants) counted through the FLOPs cache, with the
+    numbers the papers print (``cmrlib.flops.PAPER``) when ``shape`` is the paper's R50, 8 × 224 setting."""
+    from cmrlib import flops
+
+    paper_setting = shape == R50_SHAPE
+    rows = []
+    for label, method, options in flops.ROWS:
+        cost = model_cost(spec(label, method, **options), profile, shape)
+        g8, _, paper_params, source = flops.PAPER.get(label, (None, None, None, ""))
+        rows.append({"model": label, "GFLOPs": cost["gflops"], "paper GFLOPs": g8 if paper_setting else None,
+                     "params (M)": cost["params_m"], "paper params (M)": paper_params if paper_setting else None,
+                     "paper source": source if paper_setting else ""})
+    return pd.DataFrame(rows)
+
+
+def _beside_paper(ours: pd.DataFrame, paper_frame: pd.DataFrame, keys: list, columns: dict) -> pd.DataFrame:
+    """Merge the paper's columns (renamed by ``columns``) onto our summary; paper rows match on ``ours``→label."""
+    right = paper_frame.rename(columns={"ours": "label"})
+    right = right[right["label"].notna()][[*keys, *columns]].drop_duplicates(keys).rename(columns=columns)
+    return ours.merge(right, on=keys, how="left")
+
+
+def _page(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """Keep and rename the displayed columns, in order (missing ones are skipped); numbers rounded for
+    reading (FLOPs to 3 decimals, everything else to 2)."""
+    present = {k: v for k, v in columns.items() if k in frame}
+    page = frame[list(present)].rename(columns=present).reset_index(drop=True)
+    for column in page.select_dtypes("number").columns:
+        page[column] = page[column].round(3 if "FLOPs" in column else 2)
+    return page
+
+
+def comparison_page(runs: pd.DataFrame, benchmark: str = SOMETHING) -> pd.DataFrame:
+    """Tables 1 and 2: ours (mean ± std over seeds) beside the paper, per method and frame count."""
+    from cmrlib import paper
+
+    metrics = ("top1", "top5", "top1_multiview", "direction_acc")
+    ours = summarise(runs, by=("profile", "label", "frames"), metrics=metrics)
+    if benchmark == KINETICS:
+        table = _beside_paper(ours, paper.table2(), ["label", "frames"],
+                              {"gflops": "paper GFLOPs", "top1": "paper top-1 (30 views)", "top5": "paper top-5"})
+        return _page(table.rename(columns={"top1": "ours_top1", "top5": "ours_top5"}), {
+            "profile": "profile", "label": "method", "frames": "frames", "seeds": "seeds", "gflops": "GFLOPs",
+            "paper GFLOPs": "paper GFLOPs", "ours_top1": "top-1 (1 view)", "paper top-1 (30 views)": "paper top-1 (30 views)",
+            "ours_top5": "top-5", "paper top-5": "paper top-5"})
+    p1 = paper.table1()
+    single = _beside_paper(ours, p1[p1["views"] == "1"], ["label", "frames"],
+                           {"gflops": "paper GFLOPs", "val1": "paper top-1 (1 view)"})
+    table = _beside_paper(single, p1[p1["views"] == "2x3"], ["label", "frames"], {"val1": "paper top-1 (2×3)"})
+    views = runs["views"].iloc[0].replace("x", "×") if "views" in runs and len(runs) else "multi-view"
+    return _page(table, {
+        "profile": "profile", "label": "method", "frames": "frames", "seeds": "seeds", "gflops": "GFLOPs",
+        "paper GFLOPs": "paper GFLOPs", "top1": "top-1 (1 view)", "paper top-1 (1 view)": "paper top-1 (1 view)",
+        "top1_multiview": f"top-1 ({views})", "paper top-1 (2×3)": "paper top-1 (2×3)",
+        "direction_acc": "direction acc. in reversal pairs"})
+
+
+def table3_page(runs: pd.DataFrame, profile: str, paper_scale: bool = True) -> pd.DataFrame:
+    """Table 3: top-1 per r, with FLOPs of the paper's and the released CME at the profile's backbone and
+    (``paper_scale``) at ResNet-50, 8 × 224, 174 classes."""
+    from cmrlib import paper
+
+    ours = summarise(runs, by=("profile", "label"), metrics=("top1",))
+    ours["r"] = ours["label"].str.removeprefix("r=").astype(int)
+    shapes = {"profile": None, "R50 8×224": R50_SHAPE} if paper_scale else {"profile": None}
+    for where, shape in shapes.items():
+        for variant in ("paper", "released"):
+            ours[f"GFLOPs {variant} CME ({where})"] = [
+                model_cost(spec(f"r={r}", "cmr", r=int(r), variant=variant), profile, shape)["gflops"] for r in ours["r"]]
+    p3 = paper.table3().rename(columns={"gflops": "paper GFLOPs", "top1": "paper top-1"})
+    table = ours.merge(p3, on="r", how="left")
+    columns = {"profile": "profile", "r": "r", "seeds": "seeds", "top1": "top-1", "paper top-1": "paper top-1"}
+    columns.update({c: c for c in table if c.startswith("GFLOPs")})
+    columns["paper GFLOPs"] = "paper GFLOPs"
+    return _page(table, columns)
+
+
+def ablation_page(runs: pd.DataFrame, paper_frame: pd.DataFrame, speed_frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Tables 4-6 (and the long-range test, ``paper_frame=None``): top-1/top-5 mean ± std beside the paper."""
+    ours = summarise(runs, by=("profile", "label"), metrics=("top1", "top5"))
+    columns = {"profile": "profile", "label": "model", "seeds": "seeds", "gflops": "GFLOPs", "top1": "top-1"}
+    if paper_frame is not None:
+        paper_columns = {c: f"paper {c.replace('top', 'top-').replace('latency_ms', 'latency (ms)')}"
+                         for c in ("top1", "top5", "latency_ms") if c in paper_frame}
+        ours = _beside_paper(ours.rename(columns={"top1": "ours_top1", "top5": "ours_top5"}), paper_frame, ["label"],
+                             paper_columns).rename(columns={"ours_top1": "top1", "ours_top5": "top5"})
+        columns = {**columns, "paper top-1": "paper top-1", "top5": "top-5", "paper top-5": "paper top-5"}
+    else:
+        columns["top5"] = "top-5"
+    if speed_frame is not None and len(speed_frame):
+        latency = speed_summary(speed_frame).set_index("label")["latency_ms"]
+        ours["latency"] = ours["label"].map(latency)
+        columns.update({"latency": f"latency (ms, {speed_frame['device'].iloc[0]})", "paper latency (ms)": "paper latency (ms, V100)"})
+    return _page(ours, columns)
+
+
+def runtime_page(speed_frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Table 7: median latency and throughput per model (with the ratio to TSM) and top-1, beside the paper."""
+    from cmrlib import paper
+
+    if speed_frame.empty:
+        return speed_frame
+    table = speed_summary(speed_frame)
+    table["device"] = speed_frame["hardware"].iloc[0]
+    table["profile"] = speed_frame["profile"].iloc[0]
+    if len(runs):
+        accuracy = summarise(runs, by=("label",), metrics=("top1",)).set_index("label")["top1"]
+        table["top1"] = table["label"].map(accuracy)
+    p7 = paper.table7().rename(columns={"latency_ms": "paper latency (ms)", "throughput": "paper throughput",
+                                        "top1": "paper top-1"})
+    table = _beside_paper(table, p7.drop(columns="paper_model"), ["label"],
+                          {"paper latency (ms)": "paper latency (ms)", "paper throughput": "paper throughput",
+                           "paper top-1": "paper top-1"})
+    return _page(table, {"profile": "profile", "device": "device", "label": "model", "latency_ms": "latency (ms)",
+                         "latency_vs_tsm": "latency / TSM", "paper latency (ms)": "paper latency (ms)",
+                         "throughput": "throughput (videos/s)", "throughput_vs_tsm": "throughput / TSM",
+                         "paper throughput": "paper throughput", "top1": "top-1", "paper top-1": "paper top-1"})
+
+
+def stored_benchmark_page(path: str = "runs/benchmarks/2026-11-21-cpu/r50_final.json") -> pd.DataFrame:
+    """A committed ``python -m cmrlib bench model --json`` output (R50, 8 x 224 by default) beside the paper's
+    Table 7 ratios to TSM: latency and throughput medians and the medians of the per-round ratios."""
+    from cmrlib import paper
+
+    full = root() / path
+    if not full.exists():
+        raise ValueError(f"no stored benchmark at {path!r} (write one with python -m cmrlib bench model --json)")
+    table = pd.DataFrame(json.loads(full.read_text()))
+    p7 = paper.table7().set_index("ours")
+    table["paper latency / TSM"] = table["label"].map(p7["latency_ms"] / p7.loc["TSM", "latency_ms"])
+    table["paper throughput / TSM"] = table["label"].map(p7["throughput"] / p7.loc["TSM", "throughput"])
+    table["shape"] = [f"R{r.depth} x{r.width:g}, {r.frames}x{r.size}" for r in table.itertuples()]
+    return _page(table, {"label": "model", "shape": "network", "gflops": "GFLOPs", "hardware": "device",
+                         "latency_ms_cpu": "latency (CPU ms)", "latency_vs_tsm": "latency / TSM",
+                         "paper latency / TSM": "paper latency / TSM", "throughput_vs_tsm": "throughput / TSM",
+                         "paper throughput / TSM": "paper throughput / TSM"})
+
+
+def recipe_page(profile: str) -> pd.DataFrame:
+    """The paper's recipe (cmrlib.config.RECIPE) against what the profile trains with."""
+    resolved = configlib.resolve("cmr", check_profile(profile), validate=False)
+    fields = ["depth", "width", "small_input", "size", "frames", "epochs", "batch_size", "lr", "weight_decay",
+              "momentum", "nesterov", "clip_grad_norm", "schedule", "lr_steps", "warmup_epochs", "dropout", "pretrained", "threads"]
+    return pd.DataFrame([{"field": f, "paper recipe (CMR code)": str(configlib.RECIPE[f]),
+                          f"profile {profile}": str(resolved[f]),
+                          "differs": configlib.RECIPE[f] != resolved[f]} for f in fields])
+
+
+def dataset_page(profile: str) -> pd.DataFrame:
+    """Sizes of the synthetic benchmarks a profile generates (cmrlib.data.synth.SYNTH_PROFILES)."""
+    from cmrlib.data import synth
+
+    sizes = synth.SYNTH_PROFILES[check_profile(profile)]
+    return pd.DataFrame([{"benchmark": b, **{k: (f"{v[0]}-{v[1]}" if isinstance(v, tuple) else v) for k, v in sizes.items()}}
+                         for b in configlib.BENCHMARKS])

@@ -1,0 +1,226 @@
+"""Which runs each table needs: the rows (``Spec``) of every table, the profiles' grids (``Plan``) and the
+resolved config of one (spec, profile, seed)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cmrlib import config as configlib
+
+
+# --------------------------------------------------------------------------------------------- names
+
+
+DISPLAY = {"tsn": "TSN", "tsm": "TSM", "tim": "TIM", "teinet": "TEINet", "stm": "STM", "tea": "TEA",
+           "pem": "PEM (stand-in)", "cmr": "CMR"}
+
+TABLE1_METHODS = ("tsn", "tsm", "teinet", "stm", "tea", "pem", "cmr")
+
+SOMETHING, KINETICS, LONGRANGE = "synth-something", "synth-kinetics", "synth-longrange"
+
+R50_SHAPE = {"depth": 50, "width": 1.0, "small_input": False, "size": 224, "frames": 8}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each grid a profile runs (the notebooks take these as defaults). The smoke plan is the
+    smallest grid that still executes every code path: one seed, fewer rows on the secondary pages."""
+
+    comparison_seeds: tuple      # Tables 1 and 2
+    ablation_seeds: tuple        # Tables 3-6 (and the long-range test unless longrange_seeds is set)
+    frames: tuple                # Table 1 frame counts
+    kinetics_frames: tuple       # Table 2 frame counts
+    kinetics_methods: tuple = TABLE1_METHODS
+    long_methods: tuple = TABLE1_METHODS           # Table 1 methods also run at its frame counts above 8
+    ratios: tuple = (1, 4, 8, 16)                  # Table 3
+    longrange_labels: tuple | None = None          # None: every row of longrange_specs()
+    longrange_seeds: tuple | None = None           # None: ablation_seeds
+    multiview: tuple = (2, 3)    # clips x crops of the multi-view protocol ("8f×2" = 2 clips x 3 crops)
+    speed_repeats: int = 5       # timed repeats per model in the speed measurements
+    sweep_frames: tuple = (8, 16, 32)  # frame counts of the serial-PEM against parallel-CME timing
+    speed_shape: dict = field(default_factory=dict)  # overrides of the profile's model for timing (e.g. R50 at 224)
+
+PLANS = {
+    "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
+                  kinetics_methods=("tsn", "cmr"), ratios=(1, 8), longrange_labels=("TSN", "TIM+MEM (TEINet)", "TIM+CME"),
+                  multiview=(2, 1), speed_repeats=3, sweep_frames=(8, 16)),
+    # 98 runs, 119 minutes of a 2-core machine, two runs at a time (runs/logs/cpu-train*.log). Table 1 at 16
+    # frames only for the two rows claim 8 compares (a 16-frame run costs twice an 8-frame one); Table 2 with TSN
+    # and three temporal methods; Table 3 without r = 4 (claim 4 compares 8 with 1 and 16); synth-longrange with
+    # the rows claim 2 compares, TSN and TIM. Tables 3-6 with 5 seeds: at 3 the Welch intervals were ±15-40 points.
+    "cpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2, 3, 4), frames=(8, 16), kinetics_frames=(8,),
+                long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"), ratios=(1, 8, 16),
+                longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
+                longrange_seeds=(0, 1, 2)),
+    "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
+                speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
+}
+
+
+def check_profile(profile: str) -> str:
+    """Fail at once, with the choices, on an unknown profile."""
+    if profile not in configlib.PROFILES or profile not in PLANS:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PLANS)}")
+    return profile
+
+
+def check_methods(methods) -> list:
+    """Fail at once, with the choices, on an unknown method name. Takes a list or "tsn,cmr"."""
+    methods = [m for m in methods.replace(" ", "").split(",") if m] if isinstance(methods, str) else list(methods)
+    known = configlib.methods()
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(known)}")
+    return methods
+
+
+def plan(profile: str) -> Plan:
+    return PLANS[check_profile(profile)]
+
+
+def _int_list(values, name: str, minimum: int) -> list:
+    """Distinct integers >= minimum from a list, an int, or a string like "0,1,2" (what ``papermill -p``
+    passes), else a ValueError naming the parameter."""
+    given = values
+    if isinstance(values, str):
+        values = [part for part in values.replace(" ", "").split(",") if part]
+    elif isinstance(values, int):
+        values = [values]
+    try:
+        parsed = [int(value) for value in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a list of integers or a string like '0,1,2' (got {given!r})") from None
+    if not parsed or any(value < minimum for value in parsed) or len(set(parsed)) != len(parsed):
+        raise ValueError(f"{name} must be distinct integers >= {minimum} (got {given!r})")
+    return parsed
+
+
+def parse_seeds(seeds) -> list:
+    """Seeds from a list, an int, or a string like "0,1,2" (what ``papermill -p seeds 0,1,2`` passes)."""
+    return _int_list(seeds, "seeds", 0)
+
+
+def seeds_for(profile: str, kind: str, seeds=None) -> list:
+    """The seeds a notebook uses: ``seeds`` if given, else the profile's plan for "comparison", "ablation"
+    or "longrange"."""
+    if kind not in ("comparison", "ablation", "longrange"):
+        raise ValueError(f"kind must be 'comparison', 'ablation' or 'longrange' (got {kind!r})")
+    if seeds is not None:
+        return parse_seeds(seeds)
+    chosen = plan(profile)
+    if kind == "longrange" and chosen.longrange_seeds is not None:
+        return list(chosen.longrange_seeds)
+    return list(chosen.comparison_seeds if kind == "comparison" else chosen.ablation_seeds)
+
+
+def frames_for(profile: str, frames=None, benchmark: str = SOMETHING) -> list:
+    """Frame counts of Tables 1/2: ``frames`` if given (list, int or "8,16"), else the profile's plan."""
+    if frames is None:
+        chosen = plan(profile)
+        return list(chosen.kinetics_frames if benchmark == KINETICS else chosen.frames)
+    return _int_list(frames, "frames", 2)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One row of a table: a label and the method and options that train it."""
+
+    label: str
+    method: str
+    options: tuple = ()              # sorted (name, value) pairs: config overrides and model options
+    benchmark: str = SOMETHING
+
+    @property
+    def overrides(self) -> dict:
+        return dict(self.options)
+
+
+def spec(label: str, method: str, benchmark: str = SOMETHING, **overrides) -> Spec:
+    check_methods([method])
+    if benchmark not in configlib.BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose from {list(configlib.BENCHMARKS)}")
+    return Spec(label, method, tuple(sorted(overrides.items())), benchmark)
+
+
+def table1_specs(methods=TABLE1_METHODS, frames=(8,), benchmark: str = SOMETHING) -> list:
+    """Tables 1 and 2: each method at each frame count."""
+    return [spec(DISPLAY[m], m, benchmark, frames=int(f)) for f in frames for m in check_methods(methods)]
+
+
+def table1_plan_specs(profile: str, methods=TABLE1_METHODS, frames=None, benchmark: str = SOMETHING) -> list:
+    """Table 1's (or with KINETICS, Table 2's) specs: the profile's plan when ``frames`` is None (frame counts
+    above 8 only for its ``long_methods``), else every method at the given frame counts."""
+    methods = check_methods(methods)
+    specs = table1_specs(methods, frames_for(profile, frames, benchmark), benchmark)
+    if frames is None and benchmark == SOMETHING:
+        specs = [s for s in specs if s.overrides["frames"] == 8 or s.method in plan(profile).long_methods]
+    return specs
+
+
+def table3_specs(ratios=(1, 4, 8, 16)) -> list:
+    """Table 3: CMR with CME's reduction ratio r (r1 = r2 = r)."""
+    return [spec(f"r={r}", "cmr", r=int(r)) for r in ratios]
+
+
+def table4_specs() -> list:
+    """Table 4: the baseline design (TSN or TIM, with or without CME&SME)."""
+    return [spec("TSN", "tsn"), spec("TSN+CME&SME", "cmr", tim=False), spec("TIM", "tim"), spec("TIM+CME&SME", "cmr")]
+
+
+def table5_specs() -> list:
+    """Table 5: CME and SME in all blocks or in the first block of each stage ("part")."""
+    return [spec(f"CME{c}+SME{s}", "cmr", cme=c, sme=s) for c, s in
+            (("all", "all"), ("all", "part"), ("part", "all"), ("part", "part"))]
+
+
+def table6_specs() -> list:
+    """Table 6: each enhancement module on the TIM baseline."""
+    return [spec("baseline", "tim"), spec("+MEM", "teinet"), spec("+PEM", "pem"),
+            spec("+CME", "cmr", sme="none"), spec("+SME", "cmr", cme="none"), spec("+CME&SME", "cmr")]
+
+
+def longrange_specs(labels=None) -> list:
+    """synth-longrange: CME's global temporal view against the adjacent-frame enhancers (MEM, ME, PEM);
+    ``labels`` keeps only those rows."""
+    b = LONGRANGE
+    rows = [spec("TSN", "tsn", b), spec("TIM", "tim", b), spec("TIM+MEM (TEINet)", "teinet", b),
+            spec("TEA (ME+MTA)", "tea", b), spec("TIM+PEM", "pem", b), spec("TIM+CME", "cmr", b, sme="none"),
+            spec("CMR", "cmr", b)]
+    if labels is None:
+        return rows
+    unknown = set(labels) - {r.label for r in rows}
+    if unknown:
+        raise ValueError(f"unknown long-range row(s) {sorted(unknown)}; choose from {[r.label for r in rows]}")
+    return [r for r in rows if r.label in labels]
+
+
+def sweep_specs(frames) -> list:
+    """The serial PEM stand-in against the parallel CME (both on TIM) at each frame count (claim 6)."""
+    return [spec(label, method, frames=int(f), **options) for f in frames
+            for label, method, options in (("PEM (stand-in)", "pem", {}), ("TIM+CME", "cmr", {"sme": "none"}))]
+
+
+def table7_specs() -> list:
+    """Table 7's models, labelled as cmrlib.paper.TABLE7_ROWS maps them, plus the TIM baseline."""
+    return [spec("TSM", "tsm"), spec("TEINet", "teinet"), spec("STM", "stm"), spec("PEM (stand-in)", "pem"),
+            spec("TIM", "tim"), spec("TIM+CME", "cmr", sme="none"), spec("TIM+SME", "cmr", cme="none"),
+            spec("CMR", "cmr")]
+
+
+def resolve(spec_: Spec, profile: str, seed: int) -> dict:
+    check_profile(profile)
+    return configlib.resolve(spec_.method, profile, {**spec_.overrides, "benchmark": spec_.benchmark, "seed": int(seed)})
+
+
+def page_grids(profile: str) -> dict:
+    """The training grids of the results pages: {name: (specs, seeds, grid options)}. ``claims_inputs``
+    reads exactly these, and ``train_all`` trains their union."""
+    comparison, ablation, chosen = seeds_for(profile, "comparison"), seeds_for(profile, "ablation"), plan(profile)
+    return {
+        "table1": (table1_plan_specs(profile), comparison, {"multiview": chosen.multiview, "direction": True}),
+        "table2": (table1_plan_specs(profile, chosen.kinetics_methods, benchmark=KINETICS), comparison, {}),
+        "table3": (table3_specs(chosen.ratios), ablation, {}),
+        "table4": (table4_specs(), ablation, {}),
+        "table5": (table5_specs(), ablation, {}),
+        "table6": (table6_specs(), ablation, {}),
+        "longrange": (longrange_specs(chosen.longrange_labels), seeds_for(profile, "longrange"), {}),
+    }
