@@ -29,6 +29,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # Config fields that change where or how fast a run executes, not what it computes.
 KEY_IGNORED_FIELDS = ("num_workers", "threads", "eval_batch_size", "checkpoint_every")
 
+# Config fields and model options added after runs were committed, with the default that reproduces the
+# behaviour from before them: at that default they are left out of the key, so adding them keeps every run
+# valid. ("field", default) for config fields, ("method.option", default) for model options.
+KEY_ADDED_AT_DEFAULT: dict[str, object] = {}
+
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -160,9 +165,16 @@ def data_fingerprint(config: dict) -> str:
 
 
 def run_key(config: dict) -> str:
-    """A 16-hex-digit key of the resolved config (less the fields in KEY_IGNORED_FIELDS), TRAINING_VERSION
-    and the generated data's fingerprint (its generator's version, profile and seed). No source bytes enter it."""
-    kept = {name: value for name, value in config.items() if name not in KEY_IGNORED_FIELDS}
+    """A 16-hex-digit key of the resolved config (less the fields in KEY_IGNORED_FIELDS and the added fields at
+    their old behaviour, KEY_ADDED_AT_DEFAULT), TRAINING_VERSION and the generated data's fingerprint (its
+    generator's version, profile and seed). No source bytes enter it."""
+    kept = {name: value for name, value in config.items() if name not in KEY_IGNORED_FIELDS
+            and not (name in KEY_ADDED_AT_DEFAULT and value == KEY_ADDED_AT_DEFAULT[name])}
+    if isinstance(kept.get("model_options"), dict):
+        added = {name.split(".", 1)[1]: default for name, default in KEY_ADDED_AT_DEFAULT.items()
+                 if name.startswith(f"{config.get('method')}.")}
+        kept["model_options"] = {name: value for name, value in kept["model_options"].items()
+                                 if not (name in added and value == added[name])}
     text = json.dumps(kept, sort_keys=True, separators=(",", ":"))
     versioned = f"{text}\ntraining-v{TRAINING_VERSION}\n{data_fingerprint(config)}"
     return hashlib.sha256(versioned.encode()).hexdigest()[:16]

@@ -69,6 +69,19 @@ def test_run_key_follows_the_generated_data_but_not_for_a_given_folder(monkeypat
     assert runs.run_key(own) == keys[1]
 
 
+def test_a_field_added_at_its_old_behaviour_keeps_the_key(monkeypatch):
+    config = {"method": "tea", "seed": 0, "benchmark": "synth-something", "profile": "cpu", "data": "/datasets/x",
+              "model_options": {"r": 8}}
+    key = runs.run_key(config)
+    monkeypatch.setitem(runs.KEY_ADDED_AT_DEFAULT, "frame_template", "img_{:05d}.jpg")
+    monkeypatch.setitem(runs.KEY_ADDED_AT_DEFAULT, "tea.variant", "paper")
+    assert runs.run_key(dict(config, frame_template="img_{:05d}.jpg")) == key
+    assert runs.run_key(dict(config, model_options={"r": 8, "variant": "paper"})) == key
+    assert runs.run_key(dict(config, frame_template="{:06d}.jpg")) != key
+    assert runs.run_key(dict(config, model_options={"r": 8, "variant": "released"})) != key
+    assert runs.run_key(dict(config, method="cmr", model_options={"r": 8, "variant": "paper"})) != key
+
+
 def test_run_id_names_method_options_frames_seed_and_key():
     config = {"method": "cmr", "frames": 16, "seed": 2, "profile": "cpu", "benchmark": "synth-something", "data": None,
               "model_options": {"cme": "all", "sme": "part", "tim": True, "r": 4, "variant": "paper"}}

@@ -18,14 +18,9 @@ kept for reuse while timing (``heap_cache``), as PyTorch's CUDA allocator does o
 """
 
 
+from cmrlib.bench.cli import format_models, main
 from cmrlib.bench.profiling import breakdown, count_ops, format_breakdown, trace
 from cmrlib.bench.scaling import data_benchmark, pem_scaling
-from cmrlib.bench.timing import (NAMED, R50_224, TABLE5, TABLE7, BenchConfig, Clock, add_ratios, gflops, hardware,
-                                 heap_cache, model_benchmark, parse_config, parse_configs, profile_shape, repeat_rows,
-                                 threads_set, train_clips_per_s)
-
-
-def main(argv=None) -> int:
-    from cmrlib.bench.cli import main as cli_main
-
-    return cli_main(argv)
+from cmrlib.bench.timing import (NAMED, R50_224, SHAPE_FIELDS, TABLE5, TABLE7, BenchConfig, Clock, TrainStep,
+                                 add_ratios, build, gflops, hardware, heap_cache, model_benchmark, parse_config,
+                                 parse_configs, profile_shape, repeat_rows, threads_set, train_clips_per_s)
