@@ -8,7 +8,8 @@ The rule (the book's claims chapter restates it):
   deviation of each group across seeds and as a 95 % confidence interval of the difference: Welch's t
   interval for independent runs (different models, same seeds), or the paired t interval on per-seed
   differences when both numbers come from the same run (e.g. 1-view against multi-view testing of one model).
-  The t quantile uses the floor of the Welch-Satterthwaite degrees of freedom (conservative).
+  The t quantile (``scipy.stats.t``) uses the floor of the Welch-Satterthwaite degrees of freedom
+  (conservative).
 * Verdicts, for a check of kind
   - ``greater`` (a > b): **held** if the whole interval is above 0, **not held** if the whole interval is at or
     below 0, else **inconclusive**;
@@ -30,32 +31,20 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 HELD, NOT_HELD, INCONCLUSIVE = "held", "not held", "inconclusive"
 KINDS = ("greater", "not_worse", "equivalent")
 
 
-# Two-sided 95 % Student t quantiles (t_{0.975, df}) for df = 1..30, then a few larger df.
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042]
-_T975_LARGE = [(40, 2.021), (60, 2.000), (120, 1.980)]
-
-
 def t_quantile_975(df: float) -> float:
-    """t_{0.975} for ``df`` degrees of freedom, using the floor of df (a conservative choice)."""
+    """t_{0.975} for ``df`` degrees of freedom (``scipy.stats.t``), at the floor of df (a conservative choice);
+    the normal quantile 1.96 for infinite df."""
     if not df >= 1:
         raise ValueError(f"degrees of freedom must be >= 1 (got {df})")
     if math.isinf(df):
-        return 1.960
-    whole = int(math.floor(df))
-    if whole <= 30:
-        return _T975[whole - 1]
-    value = _T975[-1]
-    for limit, quantile in _T975_LARGE:
-        if whole >= limit:
-            value = quantile
-    return value if whole < 1000 else 1.960
+        return float(stats.norm.ppf(0.975))
+    return float(stats.t.ppf(0.975, math.floor(df)))
 
 
 @dataclass

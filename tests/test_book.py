@@ -20,14 +20,60 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 OWN = ["intro", "table1_something", "table2_kinetics", "table3_reduction", "table4_baselines", "table5_insertion",
        "table6_modules", "table7_runtime", "longrange", "claims", "reproducibility", "model_zoo"]
+METHODS = [p for p in NOTEBOOKS if p.stem.startswith("methods_")]
+RESULTS = [p for p in NOTEBOOKS if not p.stem.startswith("methods_")]  # pages that read like a paper
+HIDING = ("hide-input", "remove-input", "remove-cell", "hide-cell")  # jupyter-book 1.x tags that hide code
 
 
 def cells(path):
     return json.loads(path.read_text())["cells"]
 
 
-def source(cell):
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+def source(cell, key="source"):
+    return "".join(cell[key]) if isinstance(cell[key], list) else cell[key]
+
+
+def tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def hidden(cell):
+    return any(tag in tags(cell) for tag in HIDING)
+
+
+# A displayed value that is (almost surely) a DataFrame: a bare name or subscript, a DataFrame method, or a
+# cmrlib page/frame/table builder. It would show pandas' index column; cmrlib.show.table(...) hides it.
+FRAME_METHODS = {"round", "reset_index", "unstack", "agg", "aggregate", "assign", "drop_duplicates", "set_index",
+                 "sort_values", "head", "tail", "describe", "pivot", "pivot_table", "merge", "rename", "median",
+                 "mean", "sum", "to_frame", "query", "drop"}
+
+
+def shows_a_frame(node) -> bool:
+    if isinstance(node, ast.IfExp):
+        return shows_a_frame(node.body) or shows_a_frame(node.orelse)
+    if isinstance(node, (ast.Name, ast.Subscript)):
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if ast.unparse(node.func) == "show.table":
+            return False
+        return node.func.attr in FRAME_METHODS or node.func.attr.endswith(("_page", "_frame", "_table"))
+    return False
+
+
+def frames_shown_with_an_index(code: str) -> list:
+    """The expressions of a cell that display a DataFrame with its index: the cell's last expression, and
+    the argument of any top-level display(...)."""
+    body = ast.parse(code).body
+    shown = []
+    for statement in body:
+        if not isinstance(statement, ast.Expr):
+            continue
+        value = statement.value
+        if isinstance(value, ast.Call) and ast.unparse(value.func) == "display":
+            shown += [arg for arg in value.args if shows_a_frame(arg)]
+        elif statement is body[-1] and shows_a_frame(value):
+            shown.append(value)
+    return [ast.unparse(node) for node in shown]
 
 
 def test_every_chapter_of_the_issue_has_a_notebook():
@@ -60,6 +106,100 @@ def test_notebook_starts_with_a_title_then_a_parameters_cell_of_literals(path):
     if path.stem in OWN:  # papermill skips a parameter line with a second "=" (e.g. in its comment)
         for line in source(code[0]).splitlines():
             assert line.count("=") <= 1, line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_cell_is_removed_from_the_page(path):
+    parameters = next(c for c in cells(path) if c["cell_type"] == "code")
+    assert "remove-cell" in tags(parameters), f"{path.stem}: tag the parameters cell remove-cell"
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.stem)
+def test_results_pages_collapse_plot_and_glue_code(path):
+    for index, cell in enumerate(cells(path)):
+        if cell["cell_type"] != "code" or "parameters" in tags(cell):
+            continue
+        code = source(cell)
+        if any(marker in code for marker in ("plt.", "sns.", "glue(")):
+            assert hidden(cell), f"{path.stem} cell {index}: plotting or glue code needs hide-input (or remove-input)"
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.stem)
+def test_results_pages_show_tables_without_the_index(path):
+    for index, cell in enumerate(cells(path)):
+        if cell["cell_type"] == "code" and "parameters" not in tags(cell):
+            shown = frames_shown_with_an_index(source(cell))
+            assert not shown, f"{path.stem} cell {index}: display {shown} through show.table(...), without the index"
+
+
+def test_the_table_check_catches_frames_and_passes_show_table():
+    assert frames_shown_with_an_index("table = ex.ablation_page(runs)\ntable") == ["table"]
+    assert frames_shown_with_an_index("runs[['label', 'top1']].round(3)") == ["runs[['label', 'top1']].round(3)"]
+    assert frames_shown_with_an_index("claims.differences_frame(runs, 'TIM')")
+    assert frames_shown_with_an_index("ex.zoo_page(p) if len(x) else print('none')")
+    assert frames_shown_with_an_index("display(scores.round(3))\nx = 1")
+    assert not frames_shown_with_an_index("show.table(ex.zoo_page(p)) if len(x) else print('none')")
+    assert not frames_shown_with_an_index("display(show.table(scores))\nshow.table(summary.round(3))")
+    assert not frames_shown_with_an_index("table\nplt.show()")
+
+
+def test_show_table_drops_the_index_and_keeps_a_named_one_as_columns():
+    import pandas as pd
+
+    from cmrlib import show
+
+    frame = pd.DataFrame({"label": ["TSN", "CMR"], "top1": [51.33, 49.5]}, index=[7, 9])
+    html = show.table(frame)._repr_html_()
+    assert "<th>7</th>" not in html and "<th></th>" not in html and "<td>51.33</td>" in html
+    assert repr(show.table(frame)).splitlines() == ["label  top1", "  TSN 51.33", "  CMR 49.50"]
+    grouped = frame.groupby("label", sort=False)["top1"].mean()  # index "label" carries the labels
+    assert list(show.table(grouped).frame.columns) == ["label", "top1"]
+    wide = pd.DataFrame({"label": ["A", "A"], "frames": [8, 16], "ms": [1.0, 2.0]}).pivot(index="label", columns="frames")
+    assert "frames" not in show.table(wide["ms"])._repr_html_()  # no orphan header cell for the columns' name
+
+
+@pytest.mark.parametrize("path", METHODS, ids=lambda p: p.stem)
+def test_method_chapters_keep_their_code_visible(path):
+    for index, cell in enumerate(cells(path)):
+        if cell["cell_type"] == "code" and "parameters" not in tags(cell):
+            assert not hidden(cell), f"{path.stem} cell {index}: a method chapter teaches with its code: do not hide it"
+
+
+def _notebook(cells_):
+    return {"cells": cells_, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def _code(cell_id, text, cell_tags):
+    return {"cell_type": "code", "execution_count": None, "id": cell_id, "metadata": {"tags": cell_tags},
+            "outputs": [], "source": text}
+
+
+def test_propagate_tags_hides_the_injected_parameters_like_the_parameters_cell(tmp_path):
+    path = tmp_path / "page.ipynb"
+    path.write_text(json.dumps(_notebook([
+        _code("a", "profile = 'smoke'", ["parameters", "remove-cell"]),
+        _code("b", "profile = 'cpu'", ["injected-parameters"]),
+        _code("c", "print(profile)", ["hide-input"])])))
+    book._propagate_tags(path)
+    tagged = [c["metadata"]["tags"] for c in json.loads(path.read_text())["cells"]]
+    assert tagged == [["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["hide-input"]]
+
+
+def test_papermill_run_of_the_book_hides_the_injected_parameters_cell(tmp_path):
+    """book._execute_one (papermill, then _propagate_tags): the cell papermill injects is removed from the page."""
+    page = tmp_path / "page.ipynb"
+    page.write_text(json.dumps(_notebook([
+        {"cell_type": "markdown", "id": "t", "metadata": {}, "source": "# A page"},
+        _code("p", "profile = 'smoke'", ["parameters", "remove-cell"]),
+        _code("q", "print(profile)", [])])))
+    output = tmp_path / "out.ipynb"
+    seconds, error = book._execute_one(str(page), str(output), {"profile": "cpu"}, str(tmp_path))
+    assert error is None
+    executed = json.loads(output.read_text())["cells"]
+    injected = [c for c in executed if "injected-parameters" in tags(c)]
+    assert len(injected) == 1 and "remove-cell" in tags(injected[0])
+    assert "cpu" in "".join(source(o, "text") for o in executed[-1]["outputs"] if "text" in o)
 
 
 @pytest.mark.parametrize("name", [n for n in OWN if n not in ("intro", "reproducibility", "model_zoo")])

@@ -1,20 +1,45 @@
 """Verdict logic of cmrlib.claims on constructed per-seed results whose verdict is known."""
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cmrlib import claims
 from cmrlib.claims import HELD, INCONCLUSIVE, NOT_HELD, compare
 
 
-def test_t_quantiles_match_the_table_and_floor_the_degrees_of_freedom():
-    assert claims.t_quantile_975(1) == pytest.approx(12.706)
-    assert claims.t_quantile_975(2) == pytest.approx(4.303)
-    assert claims.t_quantile_975(2.9) == pytest.approx(4.303)  # floor: conservative
-    assert claims.t_quantile_975(math.inf) == pytest.approx(1.96)
+def test_t_quantiles_come_from_scipy_and_floor_the_degrees_of_freedom():
+    # the printed table, to its 3 decimals
+    for df, quantile in ((1, 12.706), (2, 4.303), (4, 2.776), (10, 2.228), (30, 2.042), (120, 1.980)):
+        assert claims.t_quantile_975(df) == pytest.approx(quantile, abs=5e-4)
+    assert claims.t_quantile_975(2.9) == claims.t_quantile_975(2)  # floor: conservative
+    assert claims.t_quantile_975(35.7) == pytest.approx(stats.t.ppf(0.975, 35))
+    assert claims.t_quantile_975(math.inf) == pytest.approx(1.95996, abs=1e-5)
     with pytest.raises(ValueError):
         claims.t_quantile_975(0.5)
+
+
+def test_intervals_agree_with_scipy():
+    a, b = np.array([60.0, 61.5, 62.0, 58.0]), np.array([50.0, 51.0, 55.0])
+    # paired (df = n - 1, a whole number): scipy's paired t interval exactly
+    x, y = a[:3], b
+    paired = compare(pd.Series(x), pd.Series(y), paired=True)
+    low, high = stats.ttest_rel(x, y).confidence_interval(0.95)
+    assert (paired.ci_low, paired.ci_high) == pytest.approx((low, high), abs=1e-9)
+    # against a constant: scipy's one-sample interval, shifted by the constant
+    constant = compare(a, 50.0)
+    low, high = stats.ttest_1samp(a, 50.0).confidence_interval(0.95)
+    assert (constant.ci_low, constant.ci_high) == pytest.approx((low - 50.0, high - 50.0), abs=1e-9)
+    # Welch: scipy's interval at the fractional df sits inside ours at the floor of df (conservative) ...
+    welch = compare(a, b)
+    low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert welch.ci_low <= low < high <= welch.ci_high
+    # ... and is ours when the Welch-Satterthwaite df is whole (equal sizes and spreads: df = 2n - 2)
+    even = compare(a, a - 10.0)
+    low, high = stats.ttest_ind(a, a - 10.0, equal_var=False).confidence_interval(0.95)
+    assert (even.ci_low, even.ci_high) == pytest.approx((low, high), abs=1e-9)
 
 
 def test_clear_improvement_is_held_with_the_welch_interval():
