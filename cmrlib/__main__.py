@@ -9,6 +9,7 @@ COMMANDS = {
     "flops": ("cmrlib.flops", "FLOPs (multiply-adds) and parameters of every method"),
     "synth": ("cmrlib.data.synth", "generate a synthetic benchmark as real .mp4 files"),
     "check-data": ("cmrlib.data.check", "validate a dataset folder and print a report"),
+    "pretrain": ("cmrlib.pretrain", "pretrain the 2D backbone on fractal images (the ImageNet stand-in)"),
     "train": ("cmrlib.train", "train one model (works under torchrun for DDP)"),
     "eval": ("cmrlib.evaluate", "evaluate a trained run (1-view or N-clip x 3-crop)"),
     "bench": ("cmrlib.bench", "benchmarks: 'bench model' (CMR Table 7 protocol), 'bench data'"),

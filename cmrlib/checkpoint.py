@@ -18,11 +18,19 @@ from cmrlib import runs
 CHECKPOINT_FORMAT = 1
 
 
-def build_model(config: dict, num_classes: int):
+def build_model(config: dict, num_classes: int, pretrained: bool = True):
+    """The run's model, initialised as the config says: ``pretrained`` is a torchvision state dict path or
+    "fractals" (``cmrlib.pretrain``, made when missing). ``pretrained=False`` skips loading it (the caller
+    loads a checkpoint over it)."""
     from cmrlib.models import build_model as build
 
+    weights = config["pretrained"] if pretrained else None
+    if weights == "fractals":
+        from cmrlib import pretrain
+
+        weights = pretrain.backbone(config)
     try:
-        return build(**configlib.model_kwargs(config, num_classes))
+        return build(**configlib.model_kwargs(config, num_classes), pretrained=weights)
     except ValueError as error:
         raise ValueError(f"method {config['method']!r}: {error}") from None
 

@@ -1,161 +1,13 @@
-"""Verdicts for the CMR paper's claims (paper-spec §D.1) from per-seed results.
-
-The rule (the book's claims chapter restates it):
-
-* Every check compares two groups of per-seed numbers, ``a`` and ``b`` (top-1 in percent, or latency in ms
-  from repeated timings). A group can also be a fixed reference value (a constant, e.g. chance = 50 %).
-* The **effect** is the difference of means ``mean(a) - mean(b)``. Its **spread** is given as the standard
-  deviation of each group across seeds and as a 95 % confidence interval of the difference: Welch's t
-  interval for independent runs (different models, same seeds), or the paired t interval on per-seed
-  differences when both numbers come from the same run (e.g. 1-view against multi-view testing of one model).
-  The t quantile (``scipy.stats.t``) uses the floor of the Welch-Satterthwaite degrees of freedom
-  (conservative).
-* Verdicts, for a check of kind
-  - ``greater`` (a > b): **held** if the whole interval is above 0, **not held** if the whole interval is at or
-    below 0, else **inconclusive**;
-  - ``not_worse`` (a >= b, within a margin d): **held** if the interval's lower end is above -d, **not held**
-    if its upper end is below -d, else inconclusive;
-  - ``equivalent`` (a = b within a margin d): **held** if the interval lies inside [-d, d], **not held** if it
-    lies entirely outside it, else inconclusive.
-* With fewer than two values on a side that is not a constant there is no spread: the check is
-  **inconclusive** ("needs at least 2 seeds"), whatever the means say. A smoke-profile book (one seed)
-  therefore shows only inconclusive accuracy verdicts, as it should; timing checks have repeated measurements.
-* A claim made of several checks is **held** if all its core checks hold, **not held** if any core check is not
-  held, and inconclusive otherwise; a claim with a core check that could not run at the profile (no data) is at
-  best inconclusive. Non-core checks are reported beside the claim but do not decide it.
-"""
+"""The CMR paper's claims (paper-spec §D.1), each a set of checks on the book's per-seed results, with a verdict
+by the rule of ``cmrlib.stats`` (the book's claims chapter restates it)."""
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-HELD, NOT_HELD, INCONCLUSIVE = "held", "not held", "inconclusive"
-KINDS = ("greater", "not_worse", "equivalent")
-
-
-def t_quantile_975(df: float) -> float:
-    """t_{0.975} for ``df`` degrees of freedom (``scipy.stats.t``), at the floor of df (a conservative choice);
-    the normal quantile 1.96 for infinite df."""
-    if not df >= 1:
-        raise ValueError(f"degrees of freedom must be >= 1 (got {df})")
-    if math.isinf(df):
-        return float(stats.norm.ppf(0.975))
-    return float(stats.t.ppf(0.975, math.floor(df)))
-
-
-@dataclass
-class Effect:
-    """The outcome of one check: ``a`` against ``b``."""
-
-    kind: str
-    mean_a: float
-    mean_b: float
-    std_a: float
-    std_b: float
-    n_a: int
-    n_b: int            # 0 for a constant reference
-    diff: float         # mean(a) - mean(b)
-    ci_low: float
-    ci_high: float
-    margin: float
-    paired: bool
-    verdict: str
-    reason: str
-
-    def interval(self, digits: int = 1) -> str:
-        if not np.isfinite(self.ci_low):
-            return "n/a"
-        return f"[{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}]"
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _as_array(values) -> np.ndarray:
-    array = np.asarray(list(values.values) if isinstance(values, pd.Series) else values, dtype=float).ravel()
-    if array.size and not np.all(np.isfinite(array)):
-        raise ValueError(f"non-finite value in {array}")
-    return array
-
-
-def _verdict(kind: str, low: float, high: float, margin: float) -> str:
-    if kind == "greater":
-        return HELD if low > 0 else NOT_HELD if high <= 0 else INCONCLUSIVE
-    if kind == "not_worse":
-        return HELD if low > -margin else NOT_HELD if high < -margin else INCONCLUSIVE
-    inside = -margin <= low and high <= margin
-    outside = low > margin or high < -margin
-    return HELD if inside else NOT_HELD if outside else INCONCLUSIVE
-
-
-def compare(a, b, kind: str = "greater", margin: float = 0.0, paired: bool = False) -> Effect:
-    """Compare per-seed values ``a`` with ``b`` (an array, a Series indexed by seed, or a number = a constant).
-
-    ``paired=True`` needs two Series indexed by seed (or equal-length arrays in the same seed order) and uses
-    the per-seed differences; otherwise Welch's interval is used.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0 (got {margin})")
-    constant = np.isscalar(b)
-    if paired and isinstance(a, pd.Series) and isinstance(b, pd.Series):
-        common = a.index.intersection(b.index)
-        a, b = a.loc[common], b.loc[common]
-    a = _as_array(a)
-    b_array = np.array([float(b)]) if constant else _as_array(b)
-    if a.size == 0 or b_array.size == 0:
-        raise ValueError("compare() needs at least one value on each side")
-    mean_a, mean_b = float(a.mean()), float(b_array.mean())
-    std_a = float(a.std(ddof=1)) if a.size > 1 else float("nan")
-    std_b = 0.0 if constant else float(b_array.std(ddof=1)) if b_array.size > 1 else float("nan")
-    diff = mean_a - mean_b
-    nan = float("nan")
-
-    if paired and not constant:
-        if a.size != b_array.size:
-            raise ValueError(f"paired comparison needs equal sizes (got {a.size} and {b_array.size})")
-        enough = a.size >= 2
-        if enough:
-            differences = a - b_array
-            se = float(differences.std(ddof=1)) / math.sqrt(a.size)
-            df = a.size - 1
-    else:
-        enough = a.size >= 2 and (constant or b_array.size >= 2)
-        if enough:
-            var_a = std_a ** 2 / a.size
-            var_b = 0.0 if constant else std_b ** 2 / b_array.size
-            se = math.sqrt(var_a + var_b)
-            if se == 0:
-                df = math.inf
-            else:
-                denominator = var_a ** 2 / (a.size - 1) + (0.0 if constant else var_b ** 2 / (b_array.size - 1))
-                df = (var_a + var_b) ** 2 / denominator
-    if not enough:
-        return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
-                      diff, nan, nan, margin, paired, INCONCLUSIVE, "needs at least 2 seeds on each side")
-    half = t_quantile_975(df) * se
-    low, high = diff - half, diff + half
-    verdict = _verdict(kind, low, high, margin)
-    reason = f"95% interval of the difference {low:+.2f} .. {high:+.2f}" + (f", margin {margin:g}" if kind != "greater" else "")
-    return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
-                  diff, low, high, margin, paired, verdict, reason)
-
-
-def combine(verdicts) -> str:
-    """All held -> held; any not held -> not held; otherwise (or nothing checked) inconclusive."""
-    verdicts = list(verdicts)
-    if not verdicts:
-        return INCONCLUSIVE
-    if any(v == NOT_HELD for v in verdicts):
-        return NOT_HELD
-    if all(v == HELD for v in verdicts):
-        return HELD
-    return INCONCLUSIVE
+from cmrlib.stats import HELD, INCONCLUSIVE, NO_LARGER_GAIN, NOT_HELD, Effect, combine, compare
 
 
 @dataclass
@@ -209,12 +61,14 @@ def summary_frame(claims) -> pd.DataFrame:
         verdicts = [check.effect.verdict for check in claim.checks]
         rows.append({"claim": claim.key, "title": claim.title, "verdict": claim.verdict,
                      "held": verdicts.count(HELD), "not held": verdicts.count(NOT_HELD),
-                     "inconclusive": verdicts.count(INCONCLUSIVE), "note": claim.note})
+                     "no gain > d": verdicts.count(NO_LARGER_GAIN), "inconclusive": verdicts.count(INCONCLUSIVE),
+                     "note": claim.note})
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ the claims of §D.1
 ACCURACY_MARGIN = 2.0    # top-1 points within which two settings count as "the same" (equivalence checks)
+GAIN_MARGIN = 2.0        # d: a top-1 gain whose 95 % interval ends below d points is "no gain larger than d"
 LATENCY_MARGIN = 0.2     # relative latency difference within which two models count as "as fast"
 KINETICS_MARGIN = 5.0    # issue 6: TSN within 5 points of the best temporal method on synth-kinetics
 CHANCE_MARGIN = 10.0     # issue 6: TSN's direction accuracy within 10 points of 50 %
@@ -259,12 +113,14 @@ class _Builder:
         self.claim = Claim(key, TITLES[key], note=note)
         self.missing = self.claim.missing
 
-    def check(self, statement, a, b, kind="greater", margin=0.0, paper="", core=True, paired=False):
+    def check(self, statement, a, b, kind="greater", margin=0.0, paper="", core=True, paired=False,
+              gain=GAIN_MARGIN):
+        """A check of top-1 points by default; checks of other units pass ``gain=None`` (no d verdict)."""
         if a is None or b is None or (not np.isscalar(b) and len(b) == 0) or len(a) == 0:
             if core:
                 self.missing.append(statement)
             return
-        self.claim.checks.append(Check(self.claim.key, statement, compare(a, b, kind, margin, paired), paper, core))
+        self.claim.checks.append(Check(self.claim.key, statement, compare(a, b, kind, margin, paired, gain), paper, core))
 
     def done(self) -> Claim:
         if self.missing:
@@ -340,7 +196,7 @@ def assess(results: dict) -> list:
     order = ["CMEall+SMEall", "CMEpart+SMEall", "CMEall+SMEpart", "CMEpart+SMEpart"]
     for slow, fast in zip(order, order[1:]):
         c.check(f"latency {slow} > {fast}", _values(s5, slow, "latency_ms"), _values(s5, fast, "latency_ms"),
-                paper=_paper(p5.loc[slow, "latency_ms"], p5.loc[fast, "latency_ms"], " ms"))
+                paper=_paper(p5.loc[slow, "latency_ms"], p5.loc[fast, "latency_ms"], " ms"), gain=None)
     claims.append(c.done())
 
     p7 = paper.table7().set_index("ours")
@@ -348,14 +204,15 @@ def assess(results: dict) -> list:
     c = _Builder("6", note="The paper's 3x is TDRL against CMR on a V100; our PEM is the stand-in of pem-standin.md.")
     c.check("latency PEM (stand-in) > TIM+CME", _values(s7, "PEM (stand-in)", "latency_ms"),
             _values(s7, "TIM+CME", "latency_ms"),
-            paper=_paper(p7.loc["PEM (stand-in)", "latency_ms"], p7.loc["TIM+CME", "latency_ms"], " ms"))
+            paper=_paper(p7.loc["PEM (stand-in)", "latency_ms"], p7.loc["TIM+CME", "latency_ms"], " ms"), gain=None)
     if sweep is not None and len(sweep):
         most = int(sweep["frames"].max())
         grow = {}
         for label in ("PEM (stand-in)", "TIM+CME"):
             at_most, at_8 = _values(sweep, label, "latency_ms", frames=most), _values(sweep, label, "latency_ms", frames=8)
             grow[label] = None if at_most is None or at_8 is None else at_most - at_8.mean()
-        c.check(f"PEM's latency grows more than CME's from 8 to {most} frames", grow["PEM (stand-in)"], grow["TIM+CME"])
+        c.check(f"PEM's latency grows more than CME's from 8 to {most} frames", grow["PEM (stand-in)"],
+                grow["TIM+CME"], gain=None)
     else:
         c.missing.append("latency against T")
     claims.append(c.done())
@@ -363,15 +220,15 @@ def assess(results: dict) -> list:
     c = _Builder("7", note="Hardware-specific: §D.1 expects only the coarse ordering to survive off a V100.")
     for other in ("TEINet", "STM", "PEM (stand-in)", "CMR"):
         c.check(f"latency {other} > TSM", _values(s7, other, "latency_ms"), _values(s7, "TSM", "latency_ms"),
-                paper=_paper(p7.loc[other, "latency_ms"], p7.loc["TSM", "latency_ms"], " ms"))
+                paper=_paper(p7.loc[other, "latency_ms"], p7.loc["TSM", "latency_ms"], " ms"), gain=None)
     c.check("latency PEM (stand-in) > CMR", _values(s7, "PEM (stand-in)", "latency_ms"), _values(s7, "CMR", "latency_ms"),
-            paper=_paper(p7.loc["PEM (stand-in)", "latency_ms"], p7.loc["CMR", "latency_ms"], " ms"))
+            paper=_paper(p7.loc["PEM (stand-in)", "latency_ms"], p7.loc["CMR", "latency_ms"], " ms"), gain=None)
     tei = _values(s7, "TEINet", "latency_ms")
     c.check(f"latency CMR ≈ TEINet (within {LATENCY_MARGIN:.0%})", _values(s7, "CMR", "latency_ms"), tei, "equivalent",
             0.0 if tei is None else LATENCY_MARGIN * float(tei.mean()),
             paper=_paper(p7.loc["CMR", "latency_ms"], p7.loc["TEINet", "latency_ms"], " ms"))
     c.check("throughput TSM > CMR", _values(s7, "TSM", "throughput"), _values(s7, "CMR", "throughput"),
-            paper=_paper(p7.loc["TSM", "throughput"], p7.loc["CMR", "throughput"], "/s"))
+            paper=_paper(p7.loc["TSM", "throughput"], p7.loc["CMR", "throughput"], "/s"), gain=None)
     claims.append(c.done())
 
     p1 = paper.table1()
@@ -408,13 +265,14 @@ def assess(results: dict) -> list:
     c = _Builder("10", note="Measured in the Figure 5 chapter against the generator's object masks.")
     if f5 is not None and len(f5) and {"cme_top_overlap", "cme_bottom_overlap"} <= set(f5):
         c.check("top-10 CME channels overlap the object mask more than the bottom-10",
-                f5.set_index("seed")["cme_top_overlap"], f5.set_index("seed")["cme_bottom_overlap"], paired=True)
+                f5.set_index("seed")["cme_top_overlap"], f5.set_index("seed")["cme_bottom_overlap"], paired=True,
+                gain=None)
     else:
         c.missing.append("Figure 5 overlap")
     claims.append(c.done())
     c = _Builder("11", note="AUROC of the SME map (1 − s_t) against the moving-object mask; 0.5 = chance.")
     if f5 is not None and len(f5) and "sme_auroc" in f5:
-        c.check("AUROC of SME's map against the object mask > 0.5", f5.set_index("seed")["sme_auroc"], 0.5)
+        c.check("AUROC of SME's map against the object mask > 0.5", f5.set_index("seed")["sme_auroc"], 0.5, gain=None)
     else:
         c.missing.append("Figure 5 AUROC")
     claims.append(c.done())
@@ -451,7 +309,8 @@ def headline(claims) -> dict:
     and interval of the checks in HEADLINE_CHECKS as text ("n/a" where a check did not run)."""
     verdicts = {claim.key: claim.verdict for claim in claims}
     values = {"n_claims": len(claims)}
-    for name, verdict in (("held", HELD), ("not_held", NOT_HELD), ("inconclusive", INCONCLUSIVE)):
+    for name, verdict in (("held", HELD), ("not_held", NOT_HELD), ("no_gain", NO_LARGER_GAIN),
+                          ("inconclusive", INCONCLUSIVE)):
         keys = [key for key, v in verdicts.items() if v == verdict]
         values[f"n_{name}"] = len(keys)
         values[f"{name}_list"] = ", ".join(keys) if keys else "none"

@@ -98,6 +98,20 @@ PROFILES = {
     },
 }
 
+# The ImageNet stand-in's recipe (cmrlib.pretrain), shared by every backbone shape: 64 fractal classes x 64
+# instances (1/8 held out for the curves), random crops to the run's size and flips, SGD with a cosine schedule.
+PRETRAINING = {"classes": 64, "instances": 64, "holdout": 8, "epochs": 12, "batch_size": 64, "lr": 0.1,
+               "momentum": 0.9, "weight_decay": 1e-4, "seed": 0}
+NAMED_PRETRAINING = ("fractals",)
+
+
+def pretraining(config: dict) -> dict:
+    """The pretraining config behind ``pretrained="fractals"``: the run's backbone shape and crop size, the
+    drawing size (the shorter side the video transforms resize to: 64 for a 56 crop) and PRETRAINING."""
+    shape = {name: config[name] for name in ("depth", "width", "small_input", "size")}
+    return {**shape, "image_size": int(round(config["size"] * 256 / 224)), **PRETRAINING}
+
+
 MODEL_OPTION_CHOICES = {
     "cme": ("all", "part", "none"),
     "sme": ("all", "part", "none"),
@@ -253,7 +267,7 @@ def _check(config: dict) -> None:
     if config["cache_frames"] and config["num_workers"]:
         raise ValueError("config field 'cache_frames' needs num_workers 0 (a worker's cache ends with its epoch)")
     for name in ("data", "pretrained"):
-        if config[name] is not None and not isinstance(config[name], str):
+        if config[name] is not None and not isinstance(config[name], str):  # pretrained: a path or "fractals"
             raise ValueError(f"config field {name!r} must be a path (got {config[name]!r})")
     clip = config["clip_grad_norm"]
     if clip is not None and (not isinstance(clip, float) or clip < 0):
@@ -263,10 +277,11 @@ def _check(config: dict) -> None:
 
 
 def model_kwargs(config: dict, num_classes: int) -> dict:
-    """Keyword arguments of ``cmrlib.models.build_model`` for this config."""
+    """Keyword arguments of ``cmrlib.models.build_model`` for this config, less ``pretrained``
+    (``cmrlib.checkpoint.build_model`` resolves and loads it)."""
     return dict(method=config["method"], num_classes=num_classes, num_segments=config["frames"],
                 depth=config["depth"], width=config["width"], small_input=config["small_input"],
-                dropout=config["dropout"], pretrained=config["pretrained"], **config["model_options"])
+                dropout=config["dropout"], **config["model_options"])
 
 
 def check_model(config: dict, num_classes: int = 10) -> None:

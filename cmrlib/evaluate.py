@@ -91,7 +91,7 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
     if config["val_subset"] is not None and config["val_subset"] < len(dataset):
         dataset = FirstItems(dataset, config["val_subset"])
     state = load_checkpoint(weights)
-    model = build_model(config, dataset.num_classes).to(device)
+    model = build_model(config, dataset.num_classes, pretrained=False).to(device)
     model.load_state_dict(state["model"])
 
     batch_size = batch_size or config["eval_batch_size"] or config["batch_size"]

@@ -21,7 +21,8 @@ def load_trained(run_dir) -> nn.Module:
     if not weights.exists():
         raise ValueError(f"no checkpoint {weights}; train the run first")
     state = load_checkpoint(weights)["model"]
-    model = build_model(runs.load_run_config(run_dir), num_classes=state["fc.weight"].shape[0])
+    model = build_model(runs.load_run_config(run_dir), num_classes=state["fc.weight"].shape[0],
+                        pretrained=False)
     model.load_state_dict(state)
     return model.eval()
 

@@ -15,6 +15,7 @@ Where the temporal modules sit (C_in: block-input channels, C_out: block-output 
     (on ResNet-18/34 basic blocks, our extension: in place of the second 3x3 conv)
 The shortcut always takes the unmodified block input.
 """
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -163,7 +164,8 @@ def build_model(method: str, num_classes: int, num_segments: int, depth: int = 5
       pem:      r=8;   stm, tea: r=16 (the CMM / ME channel reduction)
     `build_model("cmr", tim=False)` is "TSN+CME&SME"; `cme="none", sme="none"` is the same network as "tim".
     `pretrained`: path of a torchvision ImageNet ResNet state dict (fc is skipped). Nothing is downloaded.
-    TEA is built with Res2Net-50 26w x 4s bottleneck widths, as the TEA paper, and takes no `pretrained`.
+    TEA is built with Res2Net-50 26w x 4s bottleneck widths, as the TEA paper, and takes no ResNet-50
+    `pretrained` (its ResNet-18/34 form has plain basic-block widths and does).
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {', '.join(METHODS)}")
@@ -173,7 +175,7 @@ def build_model(method: str, num_classes: int, num_segments: int, depth: int = 5
                          f"it takes {sorted(OPTIONS[method]) or 'none'}")
     options = {**OPTIONS[method], **options}
     _check_arguments(method, num_classes, num_segments, depth, width, dropout, options)
-    if method == "tea" and pretrained is not None:
+    if method == "tea" and pretrained is not None and ARCHITECTURES[depth][0] == "bottleneck":
         raise ValueError("pretrained: TEA's bottleneck has Res2Net-50 26w x 4s widths, which torchvision "
                          "ResNet weights do not fit; train TEA from scratch")
     kind, layers = ARCHITECTURES[depth]
@@ -261,7 +263,8 @@ def load_pretrained(model: VideoResNet, path: str | Path) -> None:
     """Load a torchvision ImageNet ResNet state dict from a local file into the backbone.
 
     Every backbone tensor must be in the file with the right shape (so width=1 and the ImageNet stem);
-    fc is skipped (new classes) and the temporal modules keep their own init.
+    fc is skipped (new classes) and the temporal modules keep their own init. STM's and TEA's blocks have no
+    3x3 conv2 (their modules replace it), so the file's conv2/bn2 tensors are left out for them.
     """
     path = Path(path)
     if not path.is_file():
@@ -277,7 +280,10 @@ def load_pretrained(model: VideoResNet, path: str | Path) -> None:
     if missing:
         raise ValueError(f"pretrained={str(path)!r} lacks {len(missing)} backbone tensors, e.g. {missing[:3]}; "
                          "is it a torchvision ResNet state dict of the same depth?")
-    unexpected = sorted(set(state) - set(own) - {"fc.weight", "fc.bias"})
+    unexpected = set(state) - set(own) - {"fc.weight", "fc.bias"}
+    if getattr(model, "method", None) in ("stm", "tea"):  # their modules take the place of each block's 3x3 conv
+        unexpected = {k for k in unexpected if not re.match(r"layer\d+\.\d+\.(conv2|bn2)\.", k)}
+    unexpected = sorted(unexpected)
     if unexpected:
         raise ValueError(f"pretrained={str(path)!r} has {len(unexpected)} tensors this model lacks, "
                          f"e.g. {unexpected[:3]}; is it a torchvision ResNet state dict of the same depth?")

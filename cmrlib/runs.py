@@ -164,6 +164,12 @@ def data_fingerprint(config: dict) -> str:
                              config.get("data_seed", 0))
 
 
+def pretraining_key(pretraining: dict) -> str:
+    """A 16-hex-digit key of a pretraining config (``cmrlib.config.pretraining``) and TRAINING_VERSION."""
+    text = json.dumps(pretraining, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{text}\ntraining-v{TRAINING_VERSION}".encode()).hexdigest()[:16]
+
+
 def run_key(config: dict) -> str:
     """A 16-hex-digit key of the resolved config (less the fields in KEY_IGNORED_FIELDS and the added fields at
     their old behaviour, KEY_ADDED_AT_DEFAULT), TRAINING_VERSION and the generated data's fingerprint (its
@@ -177,6 +183,11 @@ def run_key(config: dict) -> str:
                                  if not (name in added and value == added[name])}
     text = json.dumps(kept, sort_keys=True, separators=(",", ":"))
     versioned = f"{text}\ntraining-v{TRAINING_VERSION}\n{data_fingerprint(config)}"
+    if config.get("pretrained") is not None:  # a named stand-in enters with its pretraining's key
+        from cmrlib.config import NAMED_PRETRAINING, pretraining
+
+        if config["pretrained"] in NAMED_PRETRAINING:
+            versioned += f"\npretrained-{pretraining_key(pretraining(config))}"
     return hashlib.sha256(versioned.encode()).hexdigest()[:16]
 
 

@@ -4,21 +4,22 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import stats as scipy_stats
 
 from cmrlib import claims
-from cmrlib.claims import HELD, INCONCLUSIVE, NOT_HELD, compare
+from cmrlib import stats
+from cmrlib.stats import HELD, INCONCLUSIVE, NO_LARGER_GAIN, NOT_HELD, compare
 
 
 def test_t_quantiles_come_from_scipy_and_floor_the_degrees_of_freedom():
     # the printed table, to its 3 decimals
     for df, quantile in ((1, 12.706), (2, 4.303), (4, 2.776), (10, 2.228), (30, 2.042), (120, 1.980)):
-        assert claims.t_quantile_975(df) == pytest.approx(quantile, abs=5e-4)
-    assert claims.t_quantile_975(2.9) == claims.t_quantile_975(2)  # floor: conservative
-    assert claims.t_quantile_975(35.7) == pytest.approx(stats.t.ppf(0.975, 35))
-    assert claims.t_quantile_975(math.inf) == pytest.approx(1.95996, abs=1e-5)
+        assert stats.t_quantile_975(df) == pytest.approx(quantile, abs=5e-4)
+    assert stats.t_quantile_975(2.9) == stats.t_quantile_975(2)  # floor: conservative
+    assert stats.t_quantile_975(35.7) == pytest.approx(scipy_stats.t.ppf(0.975, 35))
+    assert stats.t_quantile_975(math.inf) == pytest.approx(1.95996, abs=1e-5)
     with pytest.raises(ValueError):
-        claims.t_quantile_975(0.5)
+        stats.t_quantile_975(0.5)
 
 
 def test_intervals_agree_with_scipy():
@@ -26,19 +27,19 @@ def test_intervals_agree_with_scipy():
     # paired (df = n - 1, a whole number): scipy's paired t interval exactly
     x, y = a[:3], b
     paired = compare(pd.Series(x), pd.Series(y), paired=True)
-    low, high = stats.ttest_rel(x, y).confidence_interval(0.95)
+    low, high = scipy_stats.ttest_rel(x, y).confidence_interval(0.95)
     assert (paired.ci_low, paired.ci_high) == pytest.approx((low, high), abs=1e-9)
     # against a constant: scipy's one-sample interval, shifted by the constant
     constant = compare(a, 50.0)
-    low, high = stats.ttest_1samp(a, 50.0).confidence_interval(0.95)
+    low, high = scipy_stats.ttest_1samp(a, 50.0).confidence_interval(0.95)
     assert (constant.ci_low, constant.ci_high) == pytest.approx((low - 50.0, high - 50.0), abs=1e-9)
     # Welch: scipy's interval at the fractional df sits inside ours at the floor of df (conservative) ...
     welch = compare(a, b)
-    low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    low, high = scipy_stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     assert welch.ci_low <= low < high <= welch.ci_high
     # ... and is ours when the Welch-Satterthwaite df is whole (equal sizes and spreads: df = 2n - 2)
     even = compare(a, a - 10.0)
-    low, high = stats.ttest_ind(a, a - 10.0, equal_var=False).confidence_interval(0.95)
+    low, high = scipy_stats.ttest_ind(a, a - 10.0, equal_var=False).confidence_interval(0.95)
     assert (even.ci_low, even.ci_high) == pytest.approx((low, high), abs=1e-9)
 
 
@@ -114,10 +115,10 @@ def test_bad_arguments_fail_with_a_message():
 
 
 def test_combine():
-    assert claims.combine([HELD, HELD]) == HELD
-    assert claims.combine([HELD, INCONCLUSIVE]) == INCONCLUSIVE
-    assert claims.combine([HELD, NOT_HELD, INCONCLUSIVE]) == NOT_HELD
-    assert claims.combine([]) == INCONCLUSIVE
+    assert stats.combine([HELD, HELD]) == HELD
+    assert stats.combine([HELD, INCONCLUSIVE]) == INCONCLUSIVE
+    assert stats.combine([HELD, NOT_HELD, INCONCLUSIVE]) == NOT_HELD
+    assert stats.combine([]) == INCONCLUSIVE
 
 
 def _grid(values: dict, frames: int = 8, metric: str = "top1") -> pd.DataFrame:
@@ -233,3 +234,36 @@ def test_seed_spread_counts_each_run_once_and_sorts_by_spread():
     assert list(spread["seeds"]) == [2, 3]
     assert spread.loc[0, "std"] == pytest.approx(14.14, abs=0.01) and spread.loc[1, "low"] == 50.0
     assert claims.seed_spread({}).empty
+
+
+def test_a_narrow_interval_around_zero_is_no_gain_larger_than_d():
+    same = [80.0, 80.5, 79.5, 80.2, 79.8]
+    close = [80.3, 80.6, 79.6, 80.1, 80.2]
+    effect = compare(close, same, gain=2.0)
+    assert effect.ci_low < 0 < effect.ci_high < 2.0 and effect.verdict == NO_LARGER_GAIN
+    assert compare(close, same).verdict == INCONCLUSIVE, "without d the rule is the old one"
+    wide = compare([70.0, 90.0, 75.0], [80.0, 81.0, 79.0], gain=2.0)
+    assert wide.ci_high > 2.0 and wide.verdict == INCONCLUSIVE
+    assert stats.combine([HELD, NO_LARGER_GAIN]) == NO_LARGER_GAIN
+    assert stats.combine([NOT_HELD, NO_LARGER_GAIN]) == NOT_HELD
+    assert stats.combine([INCONCLUSIVE, NO_LARGER_GAIN]) == INCONCLUSIVE
+
+
+def test_seeds_needed_follows_the_noncentral_t_power():
+    n = stats.seeds_needed(sd_difference=2.0, d=2.0)
+    assert 9 <= n <= 11  # paired t, power 0.8 at effect size 1: n = 10
+    assert stats.seeds_needed(1.0, 2.0) < n < stats.seeds_needed(4.0, 2.0)
+    with pytest.raises(ValueError):
+        stats.seeds_needed(0.0, 2.0)
+
+
+def test_spread_components_split_sampling_from_seed_noise():
+    import pandas as pd
+
+    runs = pd.DataFrame({"benchmark": "b", "label": ["A"] * 4 + ["B"] * 4, "frames": 8,
+                         "run_dir": [f"r{i}" for i in range(8)],
+                         "top1": [80.0, 80.0, 80.0, 80.0, 70.0, 90.0, 75.0, 85.0]})
+    table = stats.spread_components(runs, clips=1536).set_index("label")
+    assert table.loc["A", "std"] == 0 and table.loc["A", "seed std"] == 0
+    assert table.loc["A", "sampling std"] == pytest.approx(100 * (0.8 * 0.2 / 1536) ** 0.5, abs=0.01)
+    assert table.loc["B", "seed std"] == pytest.approx((table.loc["B", "std"] ** 2 - table.loc["B", "sampling std"] ** 2) ** 0.5, abs=0.02)

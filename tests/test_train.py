@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from cmrlib import runs
-from cmrlib import checkpoint
+from cmrlib import checkpoint, loaders
+from cmrlib import distributed as dist
 from cmrlib import train as trainlib
 from cmrlib.config import resolve
 
@@ -160,3 +161,20 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     checkpoint.set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True)["rng"][0])
     again = (np.random.rand(3).tolist(), np.random.randn(2).tolist(), random.random(), torch.rand(2))
     assert again[:3] == expected[:3] and torch.equal(again[3], expected[3])
+
+
+def test_a_seed_fixes_the_clip_order_and_augmentation_whatever_the_method():
+    """The blocked design of the claims: runs of different methods with seed s see the same batches (order,
+    frames, crops, flips); only the model's initialisation depends on the method."""
+    batches = {}
+    for method in ("tsn", "cmr"):
+        config = resolve(method, "smoke", {"seed": 3})
+        train_set, _ = loaders.build_datasets(config, loaders.dataset_root(config))
+        checkpoint.build_model(config, train_set.num_classes)  # building a model must not move the data stream
+        loader, _ = loaders.epoch_loader(train_set, config, dist.Context(), 1, 0, torch.device("cpu"))
+        batches[method] = [clip for clip, _, _ in loader][:2]
+    assert all(torch.equal(a, b) for a, b in zip(batches["tsn"], batches["cmr"]))
+    other = resolve("tsn", "smoke", {"seed": 4})
+    train_set, _ = loaders.build_datasets(other, loaders.dataset_root(other))
+    loader, _ = loaders.epoch_loader(train_set, other, dist.Context(), 1, 0, torch.device("cpu"))
+    assert not torch.equal(next(iter(loader))[0], batches["tsn"][0]), "another seed, another stream"

@@ -1,0 +1,204 @@
+"""The statistics behind every verdict: intervals of differences over seeds, the verdict rule, how many seeds
+a difference needs, and how much of the spread is validation sampling.
+
+The rule (the book's claims chapter restates it):
+
+* Every check compares two groups of per-seed numbers, ``a`` and ``b`` (top-1 in percent, or latency in ms
+  from repeated timings). A group can also be a fixed reference value (a constant, e.g. chance = 50 %).
+* The **effect** is the difference of means ``mean(a) - mean(b)``. Its **spread** is given as the standard
+  deviation of each group across seeds and as a 95 % confidence interval of the difference: Welch's t
+  interval for independent runs (different models, same seeds), or the paired t interval on per-seed
+  differences when both numbers come from the same run (e.g. 1-view against multi-view testing of one model).
+  The t quantile (``scipy.stats.t``) uses the floor of the Welch-Satterthwaite degrees of freedom
+  (conservative).
+* Verdicts, for a check of kind
+  - ``greater`` (a > b): **held** if the whole interval is above 0, **not held** if the whole interval is at or
+    below 0, **no gain larger than d** if it straddles 0 but ends below d (accuracy checks; d is
+    ``cmrlib.claims.GAIN_MARGIN``, a narrow interval around zero is a result), else **inconclusive**;
+  - ``not_worse`` (a >= b, within a margin d): **held** if the interval's lower end is above -d, **not held**
+    if its upper end is below -d, else inconclusive;
+  - ``equivalent`` (a = b within a margin d): **held** if the interval lies inside [-d, d], **not held** if it
+    lies entirely outside it, else inconclusive.
+* With fewer than two values on a side that is not a constant there is no spread: the check is
+  **inconclusive** ("needs at least 2 seeds"), whatever the means say. A smoke-profile book (one seed)
+  therefore shows only inconclusive accuracy verdicts, as it should; timing checks have repeated measurements.
+* A claim made of several checks is **held** if all its core checks hold, **not held** if any core check is not
+  held, **no gain larger than d** if every core check is decisive and one or more ended so, and inconclusive
+  otherwise; a claim with a core check that could not run at the profile (no data) is at
+  best inconclusive. Non-core checks are reported beside the claim but do not decide it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+HELD, NOT_HELD, INCONCLUSIVE = "held", "not held", "inconclusive"
+NO_LARGER_GAIN = "no gain larger than d"
+DECISIVE = (HELD, NOT_HELD, NO_LARGER_GAIN)
+
+KINDS = ("greater", "not_worse", "equivalent")
+
+def t_quantile_975(df: float) -> float:
+    """t_{0.975} for ``df`` degrees of freedom (``scipy.stats.t``), at the floor of df (a conservative choice);
+    the normal quantile 1.96 for infinite df."""
+    if not df >= 1:
+        raise ValueError(f"degrees of freedom must be >= 1 (got {df})")
+    if math.isinf(df):
+        return float(stats.norm.ppf(0.975))
+    return float(stats.t.ppf(0.975, math.floor(df)))
+
+@dataclass
+class Effect:
+    """The outcome of one check: ``a`` against ``b``."""
+
+    kind: str
+    mean_a: float
+    mean_b: float
+    std_a: float
+    std_b: float
+    n_a: int
+    n_b: int            # 0 for a constant reference
+    diff: float         # mean(a) - mean(b)
+    ci_low: float
+    ci_high: float
+    margin: float
+    paired: bool
+    verdict: str
+    reason: str
+
+    def interval(self, digits: int = 1) -> str:
+        if not np.isfinite(self.ci_low):
+            return "n/a"
+        return f"[{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}]"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+def _as_array(values) -> np.ndarray:
+    array = np.asarray(list(values.values) if isinstance(values, pd.Series) else values, dtype=float).ravel()
+    if array.size and not np.all(np.isfinite(array)):
+        raise ValueError(f"non-finite value in {array}")
+    return array
+
+def _verdict(kind: str, low: float, high: float, margin: float, gain: float | None = None) -> str:
+    if kind == "greater":
+        if low > 0:
+            return HELD
+        if high <= 0:
+            return NOT_HELD
+        return NO_LARGER_GAIN if gain is not None and high < gain else INCONCLUSIVE
+    if kind == "not_worse":
+        return HELD if low > -margin else NOT_HELD if high < -margin else INCONCLUSIVE
+    inside = -margin <= low and high <= margin
+    outside = low > margin or high < -margin
+    return HELD if inside else NOT_HELD if outside else INCONCLUSIVE
+
+def compare(a, b, kind: str = "greater", margin: float = 0.0, paired: bool = False,
+            gain: float | None = None) -> Effect:
+    """Compare per-seed values ``a`` with ``b`` (an array, a Series indexed by seed, or a number = a constant).
+
+    ``paired=True`` needs two Series indexed by seed (or equal-length arrays in the same seed order) and uses
+    the per-seed differences; otherwise Welch's interval is used. ``gain`` (d, for a "greater" check): an
+    interval that is neither above 0 nor at or below 0 but whose upper end is below d ends as "no gain larger
+    than d" instead of inconclusive.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0 (got {margin})")
+    constant = np.isscalar(b)
+    if paired and isinstance(a, pd.Series) and isinstance(b, pd.Series):
+        common = a.index.intersection(b.index)
+        a, b = a.loc[common], b.loc[common]
+    a = _as_array(a)
+    b_array = np.array([float(b)]) if constant else _as_array(b)
+    if a.size == 0 or b_array.size == 0:
+        raise ValueError("compare() needs at least one value on each side")
+    mean_a, mean_b = float(a.mean()), float(b_array.mean())
+    std_a = float(a.std(ddof=1)) if a.size > 1 else float("nan")
+    std_b = 0.0 if constant else float(b_array.std(ddof=1)) if b_array.size > 1 else float("nan")
+    diff = mean_a - mean_b
+    nan = float("nan")
+
+    if paired and not constant:
+        if a.size != b_array.size:
+            raise ValueError(f"paired comparison needs equal sizes (got {a.size} and {b_array.size})")
+        enough = a.size >= 2
+        if enough:
+            differences = a - b_array
+            se = float(differences.std(ddof=1)) / math.sqrt(a.size)
+            df = a.size - 1
+    else:
+        enough = a.size >= 2 and (constant or b_array.size >= 2)
+        if enough:
+            var_a = std_a ** 2 / a.size
+            var_b = 0.0 if constant else std_b ** 2 / b_array.size
+            se = math.sqrt(var_a + var_b)
+            if se == 0:
+                df = math.inf
+            else:
+                denominator = var_a ** 2 / (a.size - 1) + (0.0 if constant else var_b ** 2 / (b_array.size - 1))
+                df = (var_a + var_b) ** 2 / denominator
+    if not enough:
+        return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
+                      diff, nan, nan, margin, paired, INCONCLUSIVE, "needs at least 2 seeds on each side")
+    half = t_quantile_975(df) * se
+    low, high = diff - half, diff + half
+    verdict = _verdict(kind, low, high, margin, gain)
+    reason = f"95% interval of the difference {low:+.2f} .. {high:+.2f}" + (f", margin {margin:g}" if kind != "greater" else "")
+    return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
+                  diff, low, high, margin, paired, verdict, reason)
+
+def combine(verdicts) -> str:
+    """All held -> held; any not held -> not held; all decisive with one or more "no gain larger than d" ->
+    no gain larger than d; otherwise (or nothing checked) inconclusive."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        return INCONCLUSIVE
+    if any(v == NOT_HELD for v in verdicts):
+        return NOT_HELD
+    if all(v == HELD for v in verdicts):
+        return HELD
+    if all(v in DECISIVE for v in verdicts):
+        return NO_LARGER_GAIN
+    return INCONCLUSIVE
+
+
+def seeds_needed(sd_difference: float, d: float, power: float = 0.8, alpha: float = 0.05, most: int = 100) -> int:
+    """Seeds a paired comparison needs so that a true difference of ``d`` points gives an interval above 0 with
+    probability ``power`` (two-sided level ``alpha``): the smallest n with
+    P(noncentral t_{n-1}(d sqrt(n) / sd) > t_{1-alpha/2, n-1}) >= power. ``most`` + 1 if none up to ``most``."""
+    if not sd_difference > 0 or not d > 0:
+        raise ValueError(f"need sd_difference > 0 and d > 0 (got {sd_difference}, {d})")
+    for n in range(2, most + 1):
+        critical = stats.t.ppf(1 - alpha / 2, n - 1)
+        if stats.nct.sf(critical, n - 1, d * math.sqrt(n) / sd_difference) >= power:
+            return n
+    return most + 1
+
+
+def sampling_std(top1_percent, clips: int) -> float:
+    """Binomial standard deviation (points) of a top-1 measured on ``clips`` validation clips."""
+    p = np.clip(np.asarray(top1_percent, dtype=float) / 100.0, 0.0, 1.0)
+    return float(100.0 * np.sqrt(np.mean(p * (1 - p)) / clips))
+
+
+def spread_components(runs: pd.DataFrame, clips: int, metric: str = "top1") -> pd.DataFrame:
+    """Per benchmark, label and frame count: the spread of ``metric`` over seeds split into what validation
+    sampling alone gives (binomial, ``clips`` clips) and what is left for the training seed
+    (sqrt(max(0, total variance - sampling variance)))."""
+    rows = []
+    for (benchmark, label, frames), group in runs.drop_duplicates("run_dir").groupby(["benchmark", "label", "frames"],
+                                                                                     sort=False):
+        values = group[metric].to_numpy(dtype=float)
+        total = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+        sampling = sampling_std(values, clips)
+        seed = math.sqrt(max(0.0, total ** 2 - sampling ** 2)) if np.isfinite(total) else float("nan")
+        rows.append({"benchmark": benchmark, "label": label, "frames": frames, "seeds": len(values),
+                     "mean": values.mean(), "std": total, "sampling std": sampling, "seed std": seed})
+    return pd.DataFrame(rows).round(2)
