@@ -12,6 +12,8 @@ COMMANDS = {
     "pretrain": ("cmrlib.pretrain", "pretrain the 2D backbone on fractal images (the ImageNet stand-in)"),
     "train": ("cmrlib.train", "train one model (works under torchrun for DDP)"),
     "eval": ("cmrlib.evaluate", "evaluate a trained run (1-view or N-clip x 3-crop)"),
+    "predict": ("cmrlib.predict", "top-5 classes of your own videos (and a Figure 5 picture with --explain)"),
+    "convert": ("cmrlib.convert", "convert a checkpoint of the authors' code (CMR, TSM, TEA) to cmrlib's"),
     "bench": ("cmrlib.bench", "benchmarks: 'bench model' (CMR Table 7 protocol), 'bench data'"),
     "book": ("cmrlib.book", "run the book's notebooks with papermill and build the HTML"),
 }

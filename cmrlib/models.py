@@ -42,7 +42,7 @@ METHODS = {
 OPTIONS = {
     "tsn": {}, "tsm": {}, "tim": {}, "teinet": {},
     "stm": {"r": 16},
-    "tea": {"r": 16},
+    "tea": {"r": 16, "variant": "paper"},
     "pem": {"r": 8},
     "cmr": {"cme": "all", "sme": "part", "tim": True, "r": 8, "variant": "paper"},
 }
@@ -160,8 +160,10 @@ def build_model(method: str, num_classes: int, num_segments: int, depth: int = 5
 
     Options (defaults in OPTIONS):
       cmr:      cme="all"|"part"|"none", sme="all"|"part"|"none", tim=True|False, r=8 (r1 = r2 = r),
-                variant="paper"|"released" (CME as in the text, or as in the authors' code)
-      pem:      r=8;   stm, tea: r=16 (the CMM / ME channel reduction)
+                variant="paper"|"released" (CME as in the text, or as in the authors' code; "released"
+                also ties TIM's shift fold to r, C // r channels each way, as the authors' code)
+      tea:      r=16, variant="paper"|"released" (the official code's D1-D4, cmrlib.modules.tea)
+      pem:      r=8;   stm: r=16 (the CMM / ME channel reduction)
     `build_model("cmr", tim=False)` is "TSN+CME&SME"; `cme="none", sme="none"` is the same network as "tim".
     `pretrained`: path of a torchvision ImageNet ResNet state dict (fc is skipped). Nothing is downloaded.
     TEA is built with Res2Net-50 26w x 4s bottleneck widths, as the TEA paper, and takes no ResNet-50
@@ -201,8 +203,11 @@ def build_model(method: str, num_classes: int, num_segments: int, depth: int = 5
 
 
 def _add_temporal_modules(block: nn.Module, method: str, num_segments: int, first: bool, options: dict) -> None:
-    if method in ("stm", "tea"):
+    if method == "stm":
         block.init_temporal(num_segments, options["r"])
+        return
+    if method == "tea":
+        block.init_temporal(num_segments, options["r"], options["variant"], first)
         return
     channels_in = block.conv1.in_channels
     front = OrderedDict()
@@ -216,7 +221,8 @@ def _add_temporal_modules(block: nn.Module, method: str, num_segments: int, firs
         front["cme"] = ChannelMotionEnhancement(channels_in, num_segments, options["r"], options["r"],
                                                 options["variant"])
     if method in ("tim", "teinet", "pem") or (method == "cmr" and options["tim"]):
-        front["tim"] = TemporalInteraction(channels_in, num_segments)
+        released = method == "cmr" and options["variant"] == "released"  # the code ties the fold to r
+        front["tim"] = TemporalInteraction(channels_in, num_segments, fold_div=options["r"] if released else 8)
     if front:
         block.front = nn.Sequential(front)
     if method == "cmr" and _placed(options["sme"], first):

@@ -32,7 +32,9 @@ KEY_IGNORED_FIELDS = ("num_workers", "threads", "eval_batch_size", "checkpoint_e
 # Config fields and model options added after runs were committed, with the default that reproduces the
 # behaviour from before them: at that default they are left out of the key, so adding them keeps every run
 # valid. ("field", default) for config fields, ("method.option", default) for model options.
-KEY_ADDED_AT_DEFAULT: dict[str, object] = {}
+KEY_ADDED_AT_DEFAULT: dict[str, object] = {
+    "tea.variant": "paper",  # TEA as in the paper; "released" is the official code (issue 16)
+}
 
 
 _UMASK = os.umask(0)

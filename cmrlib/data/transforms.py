@@ -65,11 +65,15 @@ def train_transform(frames: torch.Tensor, rng: np.random.Generator, size: int, f
     return normalise(frames)
 
 
+def centre_view(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (T,3,H,W) -> uint8 (T,3,size,size): the 1-crop test view before normalisation."""
+    return F.center_crop(resize_shorter(frames, scale_size_for(size)), [size, size])
+
+
 def test_views(frames: torch.Tensor, size: int, crops: int) -> torch.Tensor:
     """uint8 (T,3,H,W) -> float (crops,T,3,size,size): 1 centre crop or 3 full-height crops."""
     if crops == 1:
-        frames = resize_shorter(frames, scale_size_for(size))
-        return normalise(F.center_crop(frames, [size, size]))[None]
+        return normalise(centre_view(frames, size))[None]
     if crops != 3:
         raise ValueError(f"crops must be 1 or 3, got {crops}")
     frames = resize_shorter(frames, size)

@@ -6,7 +6,8 @@
 Low similarity marks the moving region, and 1 - s_t up-weights it. Where the paper is silent this follows
 the released code (spec A.1.2 [CODE]): the conv maps C -> C with a bias and He-normal init, the BN's
 weight and bias start at zero (so SME starts as the identity), the cosine uses eps = 1e-8 with no detach,
-and the model applies SME to the block output after the residual add and ReLU.
+and the model applies SME to the block output after the residual add and ReLU. The cosine is computed in
+float32 at least (float64 inputs stay float64).
 
 The cosine is computed from channel sums, and x is multiplied by an (N*T, 1, H, W) map, so no C x H x W
 copy of s is ever made.
@@ -31,7 +32,8 @@ class SpatialMotionEnhancement(nn.Module):
     def similarity(self, x: torch.Tensor) -> torch.Tensor:
         """s (N, T, H, W): per-pixel cosine of frames t and t+1, with s_T = s_{T-1}."""
         nt, c, h, w = x.shape
-        x = x.float().view(nt // self.num_segments, self.num_segments, c, h, w)  # (N, T, C, H, W)
+        dtype = torch.promote_types(x.dtype, torch.float32)  # half precision -> float32; float64 stays
+        x = x.to(dtype).view(nt // self.num_segments, self.num_segments, c, h, w)  # (N, T, C, H, W)
         squared_norm = x.square().sum(2)  # (N, T, H, W)
         dot = (x[:, :-1] * x[:, 1:]).sum(2)  # (N, T-1, H, W)
         norms = (squared_norm[:, :-1] * squared_norm[:, 1:]).clamp_min(EPS * EPS).sqrt()

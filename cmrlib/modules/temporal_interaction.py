@@ -5,6 +5,8 @@
 One learnable kernel of 3 taps per channel, zero padding in time, no bias. Neither TEINet nor CMR gives
 the initialisation; CMR's released code starts from the TSM shift (init="shift"): the first C/8 channels
 take frame t+1, the next C/8 frame t-1, the rest are the identity, so TIM starts out equal to TSM.
+``fold_div`` sets that 8 (the released CMR ties it to CME's r; the released TEA shifts with 2: half of the
+channels each way); init="identity" starts every channel at y_t = x_t (the released TEA's "fixed" init).
 
 The same channel-wise temporal conv is STM's CSTM temporal part (STM Eq. 1, init="stm": the first quarter
 of the channels take t-1, the middle half identity, the last quarter t+1) and TEA's MTA temporal sub-conv
@@ -74,7 +76,7 @@ def _temporal_conv_flops(x_shape, taps_shape, *args, **kwargs) -> int:
 class TemporalInteraction(nn.Module):
     """Depthwise temporal conv with kernel 3 on the (N*T, C, H, W) layout."""
 
-    INITS = ("shift", "stm")
+    INITS = ("shift", "stm", "identity")
 
     def __init__(self, channels: int, num_segments: int, init: str = "shift", fold_div: int = 8):
         super().__init__()
@@ -89,6 +91,8 @@ class TemporalInteraction(nn.Module):
                 self.weight[:fold, 0, NEXT] = 1  # y_t = x_{t+1}
                 self.weight[fold:2 * fold, 0, PREVIOUS] = 1  # y_t = x_{t-1}
                 self.weight[2 * fold:, 0, CURRENT] = 1
+            elif init == "identity":
+                self.weight[:, 0, CURRENT] = 1
             else:
                 quarter = channels // 4
                 self.weight[:quarter, 0, PREVIOUS] = 1  # y_t = x_{t-1}
