@@ -1,10 +1,14 @@
 """Models and checkpoints of runs: build a run's model from its config, save and load the training state.
 
 A checkpoint holds only tensors and primitive types (the RNG states too), so it loads with
-``weights_only=True``; it is written atomically (``cmrlib.runs.atomic_save``).
+``weights_only=True``; it is written atomically (``cmrlib.runs.atomic_save``). ``save_keeping_previous`` first
+keeps the checkpoint it replaces as ``previous.pt`` (a hard link: no copy), and ``load_for_resume`` falls back
+to it when ``last.pt`` is damaged (truncated, empty, garbage), saying so. A checkpoint that cannot be loaded
+raises ``CheckpointError`` (a ValueError) naming the file; it never suggests unsafe loading.
 """
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -35,9 +39,84 @@ def build_model(config: dict, num_classes: int, pretrained: bool = True):
         raise ValueError(f"method {config['method']!r}: {error}") from None
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing or cannot be read; the message names the file."""
+
+
 def load_checkpoint(path: Path) -> dict:
-    """A checkpoint holds only tensors and primitive types, so ``weights_only=True`` loads it."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A checkpoint holds only tensors and primitive types, so ``weights_only=True`` loads it. A damaged file
+    raises CheckpointError naming it (torch's own message would suggest unsafe loading)."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"checkpoint {path} is a directory, not a file") from None
+    except Exception as error:  # truncated zip, zero bytes, garbage, a pickle with other types
+        size = path.stat().st_size if path.is_file() else 0
+        reason = "empty file" if size == 0 else f"{type(error).__name__}"
+        raise CheckpointError(f"checkpoint {path} is damaged or not a cmrlib checkpoint ({reason}, {size} bytes); "
+                              f"it cannot be loaded") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"checkpoint {path} is not a cmrlib checkpoint (no model weights in it)")
+    return state
+
+
+def save_keeping_previous(checkpoint: dict, path: Path) -> None:
+    """Write ``path`` atomically after keeping the checkpoint it replaces as ``previous.pt`` beside it."""
+    path = Path(path)
+    if path.is_file():
+        link = path.with_name(f".previous.{os.getpid()}.tmp")
+        if link.exists():
+            link.unlink()
+        try:
+            os.link(path, link)
+        except OSError:  # a file system without hard links: copy
+            import shutil
+            shutil.copyfile(path, link)
+        os.replace(link, path.with_name("previous.pt"))
+    runs.atomic_save(checkpoint, path)
+
+
+def load_for_resume(path: Path, say=print) -> dict | None:
+    """The training state to resume from: ``path`` (last.pt), else ``previous.pt`` beside it when last.pt is
+    damaged or absent (the damaged file is set aside as last.pt.damaged, with a message); None when there is
+    neither. Raises CheckpointError when no checkpoint loads."""
+    path = Path(path)
+    previous = path.with_name("previous.pt")
+    if not path.exists() and not previous.exists():
+        return None
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as error:
+        if not previous.exists():
+            raise CheckpointError(f"{error}; no previous.pt to fall back to: start again with --restart") from None
+        failure = error
+    try:
+        state = load_checkpoint(previous)
+    except CheckpointError as error:
+        raise CheckpointError(f"{failure}, and so is the fallback: {error}; start again with --restart") from None
+    try:  # (under DDP another process may have moved it already)
+        os.replace(path, path.with_name(path.name + ".damaged"))
+    except FileNotFoundError:
+        pass
+    say(f"{failure}; resuming from the previous checkpoint {previous} (epoch {state['epoch']}, "
+        f"step {state['step']}) instead")
+    return state
+
+
+def load_weights(model: torch.nn.Module, weights: dict, source, num_classes: int) -> None:
+    """``model.load_state_dict`` with one clear line when the checkpoint does not fit the model (another
+    class count: evaluated on other data; another architecture)."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError:
+        trained = weights.get("fc.weight")
+        if trained is not None and trained.shape[0] != num_classes:
+            raise CheckpointError(f"checkpoint {source} was trained for {trained.shape[0]} classes, but the data "
+                                  f"has {num_classes}; evaluate on data with the same classes") from None
+        raise CheckpointError(f"checkpoint {source} does not fit the run's model (other method or options?)") from None
 
 
 def same_config(a: dict, b: dict) -> bool:

@@ -231,12 +231,32 @@ def resolve(method: str, profile: str = "cpu", overrides: dict | None = None, va
         config["data_profile"] = profile
     if config["data_profile"] not in PROFILES:
         raise ValueError(f"config field 'data_profile': unknown profile {config['data_profile']!r}")
-    if config["sampling"] == "auto":
-        config["sampling"] = "dense" if config["benchmark"] == "synth-kinetics" else "segments"
     _check(config)
+    if config["data"] is not None:
+        _from_data(config, explicit_benchmark="benchmark" in overrides)
+    if config["sampling"] == "auto":
+        config["sampling"] = "dense" if config["benchmark"] in ("synth-kinetics", "kinetics") else "segments"
     if validate:
         check_model(config)
     return config
+
+
+def _from_data(config: dict, explicit_benchmark: bool) -> None:
+    """A given dataset folder: stored absolute (so that evaluation finds it from any folder), and it names the
+    run's benchmark (its meta.json's, else its format: kinetics, ssv2, ssv1, tsm) unless one was set, which
+    also chooses the default sampling (dense for Kinetics) and the default run folder."""
+    from pathlib import Path
+
+    root = Path(config["data"]).expanduser().resolve()
+    config["data"] = str(root)
+    if explicit_benchmark or not root.exists():
+        return
+    from cmrlib.data.formats import detect_format, read_json
+
+    fmt = detect_format(root)
+    meta = read_json(root / "meta.json") if root.is_dir() and (root / "meta.json").is_file() else {}
+    benchmark = meta.get("benchmark") if isinstance(meta, dict) else None
+    config["benchmark"] = benchmark if benchmark in BENCHMARKS else fmt
 
 
 def _check(config: dict) -> None:

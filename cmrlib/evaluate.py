@@ -9,6 +9,14 @@ The model runs in eval mode (BN on running statistics), every view is a full cli
 and the views of one video are regrouped by shape, never by position in the batch, so the scores do not
 depend on the batch size (the failure of TSM issue #134).
 Results go to ``RUN_DIR/eval_<clips>x<crops>.json``.
+
+Bad input: evaluation never scores a clip other than the one listed. A validation clip that cannot be loaded
+(missing, truncated, zero frames, not a video, unreadable) is excluded: top-1, top-5, the per-class accuracy
+and the confusion matrix are over the scored clips only; the count is printed ("N excluded") and saved as
+``excluded`` (with ``excluded_clips``: path and reason of each) next to ``listed`` (all clips of the split) and
+``videos`` (the scored ones). The validation of a training run follows the same policy (``val_excluded`` in
+its metrics row). A short clip is scored (its frames sampled with repetition) and counted in ``bad_inputs``.
+If no clip can be scored, evaluation fails with a message instead of reporting a number.
 """
 from __future__ import annotations
 
@@ -24,18 +32,33 @@ from torch.utils.data import DataLoader
 
 from cmrlib import distributed as dist
 from cmrlib import runs
-from cmrlib.checkpoint import build_model, load_checkpoint
+from cmrlib.checkpoint import build_model, load_checkpoint, load_weights
 from cmrlib.loaders import FirstItems, dataset_root, select_device, to_device
 from cmrlib.runs import load_run_config
 
 
-def predict(model, loader, device, channels_last: bool = False, amp: bool = False):
-    """Average softmax over the views of each video. Returns (scores (N, K), labels (N,), issues (N,))."""
+def predict(model, loader, device, channels_last: bool = False, amp: bool = False, excluded: list | None = None):
+    """Average softmax over the views of each video. Returns (scores (N, K), labels (N,), issues (N,)) of the
+    scored videos: a clip that could not be loaded (its issue one of the dataset's FAILURES) is left out, and
+    its position in the loader's order is appended to ``excluded`` when given. Raises ValueError when no
+    clip could be scored."""
+    from cmrlib.data.dataset import FAILURES
+
     model.eval()
     scores, labels, issues = [], [], []
+    position = 0
+    failures = torch.tensor(sorted(FAILURES))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     with torch.no_grad():
         for clip, label, issue in loader:
+            broken = torch.isin(issue, failures)
+            if excluded is not None:
+                excluded.extend(position + i for i in broken.nonzero().flatten().tolist())
+            position += len(issue)
+            if broken.all():
+                continue
+            if broken.any():
+                clip, label, issue = clip[~broken], label[~broken], issue[~broken]
             views = clip.shape[1] if clip.dim() == 6 else 1  # (B, V, T, 3, H, W) or (B, T, 3, H, W)
             batch = clip.shape[0]
             frames = clip.reshape(batch * views, *clip.shape[-4:])  # video-major: views of a video adjacent
@@ -45,6 +68,9 @@ def predict(model, loader, device, channels_last: bool = False, amp: bool = Fals
             scores.append(probabilities.cpu())
             labels.append(label.cpu())
             issues.append(issue.cpu())
+    if not scores:
+        raise ValueError(f"not one of the {position} validation clips could be loaded, so nothing was scored; "
+                         f"run `python -m cmrlib check-data` on the dataset")
     return torch.cat(scores), torch.cat(labels), torch.cat(issues)
 
 
@@ -81,7 +107,7 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
     if not weights.exists():
         raise ValueError(f"no checkpoint {weights}; train the run first")
     if data is not None:
-        config["data"] = str(data)
+        config["data"] = str(Path(data).expanduser().resolve())
     if device is not None:
         config["device"] = device
     device = select_device(config, dist.Context())
@@ -92,12 +118,15 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
         dataset = FirstItems(dataset, config["val_subset"])
     state = load_checkpoint(weights)
     model = build_model(config, dataset.num_classes, pretrained=False).to(device)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], weights, dataset.num_classes)
 
     batch_size = batch_size or config["eval_batch_size"] or config["batch_size"]
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=config["num_workers"])
     tic = time.perf_counter()
-    scores, labels, issues = predict(model, loader, device)
+    excluded = []
+    scores, labels, issues = predict(model, loader, device, excluded=excluded)
+    entries = getattr(dataset, "entries", [])
+    issue_of = getattr(getattr(dataset, "dataset", dataset), "_bad", {})
     seconds = time.perf_counter() - tic
     top1, top5 = topk_accuracy(scores, labels, (1, 5))
     num_classes = scores.shape[1]
@@ -107,13 +136,15 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
     result = {
         "run": str(run_dir), "checkpoint": checkpoint, "epoch": int(state["epoch"]),
         "clips": clips, "crops": crops, "views": clips * crops, "frames": config["frames"],
-        "videos": len(labels), "batch_size": batch_size, "score_average": "softmax",
+        "videos": len(labels), "listed": len(dataset), "excluded": len(excluded),
+        "excluded_clips": [{"path": entries[i].path, "issue": issue_of.get(i, "?")} for i in excluded],
+        "batch_size": batch_size, "score_average": "softmax",
         "top1": top1, "top5": top5,
         "per_class": {names[k]: (float(confusion[k, k] / support[k]) if support[k] else None)
                       for k in range(num_classes)},
         "classes": names, "confusion": confusion.tolist(),
         "predictions": scores.argmax(dim=1).tolist(), "labels": labels.tolist(),
-        "bad_inputs": int((issues != 0).sum()), "seconds": seconds,
+        "bad_inputs": int((issues != 0).sum()) + len(excluded), "seconds": seconds,
     }
     if save:
         runs.atomic_write_json(run_dir / f"eval_{clips}x{crops}.json", result)
@@ -167,6 +198,8 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{result['run']}: {result['clips']} clip(s) x {result['crops']} crop(s), {result['videos']} videos: "
-              f"top1 {result['top1']:.4f}  top5 {result['top5']:.4f}")
+        excluded = (f", {result['excluded']} excluded (cannot be loaded; listed in the JSON as excluded_clips)"
+                    if result["excluded"] else "")
+        print(f"{result['run']}: {result['clips']} clip(s) x {result['crops']} crop(s), {result['videos']} videos "
+              f"scored{excluded}: top1 {result['top1']:.4f}  top5 {result['top5']:.4f}")
     return 0

@@ -65,6 +65,10 @@ def dataset_root(config: dict, context: dist.Context = dist.Context()) -> Path:
     once (by rank 0) with cmrlib.data.synth.generate."""
     if config["data"] is not None:
         root = Path(config["data"]).expanduser()
+        if root.is_file():
+            raise ValueError(f"data {str(root)!r} is a file; training and evaluation need a dataset folder with "
+                             f"both splits (for TSM lists: train_videofolder.txt and val_videofolder.txt) "
+                             f"(config field 'data' / --data)")
         if not root.is_dir():
             raise ValueError(f"data folder {str(root)!r} does not exist (config field 'data' / --data)")
         return root
@@ -86,6 +90,8 @@ class FirstItems(torch.utils.data.Dataset):
     def __init__(self, dataset, count: int):
         self.dataset, self.count = dataset, count
         self.num_classes, self.classes = dataset.num_classes, dataset.classes
+        self.entries, self.dropped = dataset.entries[:count], dataset.dropped
+        self.format = dataset.format
 
     def __len__(self):
         return self.count
@@ -107,6 +113,27 @@ def build_datasets(config: dict, root: Path):
     train_set = build_dataset(root, "train", train=True, **common)
     val_set = build_dataset(root, "validation", train=False, **common)
     return first(train_set, config["train_subset"]), first(val_set, config["val_subset"])
+
+
+def check_splits(root: Path, **splits) -> dict:
+    """Refuse, before any training, a split with no usable entry or none whose first frame decodes (the error
+    names the root, the split and what was dropped). Returns the entries dropped at construction per split
+    ({"train": {"missing": 3}, ...}, only the non-zero ones)."""
+    from cmrlib.data.dataset import first_usable
+
+    dropped = {}
+    for name, dataset in splits.items():
+        counts = {reason: int(count) for reason, count in sorted(dataset.dropped.items()) if count}
+        if counts:
+            dropped[name] = counts
+        what = f"{name} split of {root} ({dataset.format} format"
+        what += f"; dropped: {', '.join(f'{n} {r}' for r, n in counts.items())})" if counts else ")"
+        hint = f"run `python -m cmrlib check-data {root}`"
+        if len(dataset) == 0:
+            raise ValueError(f"the {what} has no usable clips; {hint}")
+        if first_usable(dataset) is None:
+            raise ValueError(f"not one of the {len(dataset)} clips of the {what} can be decoded; {hint}")
+    return dropped
 
 
 def to_device(clip: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:

@@ -83,13 +83,36 @@ def atomic_save(obj, path) -> None:
 
 
 def read_json(path):
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """A JSON file of a run; a damaged one (not JSON, not UTF-8, a directory) raises ValueError naming it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (ValueError, IsADirectoryError, PermissionError) as error:
+        raise ValueError(f"{path} cannot be read as JSON ({_reason(error)})") from None
 
 
 def read_jsonl(path) -> list:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """The rows of a JSON-lines file; a damaged line raises ValueError naming the file and line."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError as error:
+                        raise ValueError(f"{path}:{number}: not a JSON row ({_reason(error)})") from None
+    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as error:
+        raise ValueError(f"{path} cannot be read as JSON lines ({_reason(error)})") from None
+    return rows
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno}"
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8"
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
 def load_run_config(run_dir: Path) -> dict:

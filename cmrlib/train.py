@@ -8,6 +8,11 @@ global RNG (dropout) is reseeded from (seed, e, rank) at every epoch start and
 saved in every checkpoint. A checkpoint is written atomically at each epoch end (and every
 ``checkpoint_every`` steps), so a run killed at any point continues with ``--resume`` to the same final
 metrics on CPU.
+
+Faults: the trained epoch is checkpointed before it is validated, the checkpoint it replaces stays as
+``previous.pt`` (``--resume`` falls back to it when ``last.pt`` is damaged), a split with no usable clip is
+refused before training starts, and rerunning an unfinished run needs ``--resume`` or ``--restart``. Entries
+dropped when the datasets are built are counted in every metrics row and in final.json (``dropped``).
 """
 from __future__ import annotations
 
@@ -29,11 +34,11 @@ import torch.nn.functional as F
 from cmrlib import config as configlib
 from cmrlib import distributed as dist
 from cmrlib import runs
-from cmrlib.checkpoint import (CHECKPOINT_FORMAT, build_model, gather_rng_states, load_checkpoint, same_config,
-                               set_rng_state)
+from cmrlib.checkpoint import (CHECKPOINT_FORMAT, build_model, gather_rng_states,
+                               load_for_resume, load_weights, same_config, save_keeping_previous, set_rng_state)
 from cmrlib.evaluate import predict, topk_accuracy
-from cmrlib.loaders import (build_datasets, configure_determinism, dataset_root, derived_seed, epoch_loader,
-                            eval_loader, runtime_flags, select_device, to_device)
+from cmrlib.loaders import (build_datasets, check_splits, configure_determinism, dataset_root, derived_seed,
+                            epoch_loader, eval_loader, runtime_flags, select_device, to_device)
 
 
 class TrainingDiverged(RuntimeError):
@@ -102,8 +107,8 @@ class EpochTotals:
 
     def __init__(self, issue_codes: int, saved: dict | None = None):
         self.values = torch.zeros(4 + issue_codes, dtype=torch.float64)  # loss_sum, correct, clips, steps, issues
-        if saved is not None:
-            self.values = saved["values"].clone()
+        if saved is not None:  # (a checkpoint from before issue codes were added holds fewer)
+            self.values[: len(saved["values"])] = saved["values"]
         self.train_time = 0.0 if saved is None else float(saved["train_time"])
 
     def add(self, loss_sum: float, correct: int, clips: int, issues: torch.Tensor) -> None:
@@ -153,11 +158,12 @@ def train_epoch(model, loader, optimizer, config, flags, device, context, epoch,
 
 
 # ------------------------------------------------------------------------------------------------ train
-def train(config: dict, out_dir, resume: bool = False) -> dict:
+def train(config: dict, out_dir, resume: bool = False, restart: bool = False) -> dict:
     """Train one run into ``out_dir`` and return its final metrics (also in final.json).
 
     A finished run with the same config returns its final.json at once. ``resume=True`` continues from
-    checkpoints/last.pt; without it an unfinished run starts again from scratch.
+    checkpoints/last.pt (or previous.pt when last.pt is damaged); ``restart=True`` discards an unfinished run
+    and starts again; with neither, an unfinished run (a checkpoint or metrics rows) is refused.
     """
     out_dir = Path(out_dir)
     context = dist.init(device_type="cuda" if config["device"] != "cpu" and torch.cuda.is_available() else "cpu")
@@ -165,13 +171,25 @@ def train(config: dict, out_dir, resume: bool = False) -> dict:
     try:
         if config["threads"]:
             torch.set_num_threads(config["threads"])
-        return _train(config, out_dir, resume, context)
+        return _train(config, out_dir, resume, restart, context)
     finally:
         torch.set_num_threads(threads)
         dist.shutdown()
 
 
-def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> dict:
+def unfinished_work(out_dir: Path) -> str | None:
+    """What an unfinished run in ``out_dir`` would lose if started again (None when nothing)."""
+    checkpoints = [p.name for p in (out_dir / "checkpoints").glob("*.pt")] if (out_dir / "checkpoints").is_dir() else []
+    try:
+        epochs = len(runs.read_jsonl(out_dir / "metrics.jsonl")) if (out_dir / "metrics.jsonl").exists() else 0
+    except (OSError, ValueError):
+        epochs = 0
+    if not checkpoints and not epochs:
+        return None
+    return f"{epochs} epoch(s) in metrics.jsonl" + (f", checkpoints {', '.join(sorted(checkpoints))}" if checkpoints else "")
+
+
+def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: dist.Context) -> dict:
     from cmrlib.data import ISSUE_NAMES
 
     final_path, config_path = out_dir / "final.json", out_dir / "config.json"
@@ -181,6 +199,12 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
             raise ValueError(f"{out_dir} holds a finished run with a different config; choose another --out")
         log(f"{out_dir}: finished run, nothing to do", context)
         return runs.read_json(final_path)
+    if resume and restart:
+        raise ValueError("--resume and --restart exclude each other")
+    work = None if resume or restart else unfinished_work(out_dir)
+    if work:
+        raise ValueError(f"{out_dir} holds an unfinished run ({work}); continue it with --resume, or discard it "
+                         f"and start again with --restart")
 
     device = select_device(config, context)
     flags = runtime_flags(config, device)
@@ -195,6 +219,7 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
 
     root = dataset_root(config, context)
     train_set, val_set = build_datasets(config, root)
+    dropped = check_splits(root, train=train_set, val=val_set)
     num_classes = train_set.num_classes
     issue_codes = len(ISSUE_NAMES)
     model = build_model(config, num_classes).to(device)
@@ -205,20 +230,20 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
     set_train_mode(model, config["bn"])
     optimizer = make_optimizer(model, config)
 
-    state = None
-    if resume and checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path)
+    state = load_for_resume(checkpoint_path, say=lambda text: log(text, context)) if resume else None
+    if state is not None:
         if not same_config(json.loads(state["config_json"]), config):
             raise ValueError(f"{checkpoint_path} was written with a different config; cannot --resume it")
-        model.load_state_dict(state["model"])
+        load_weights(model, state["model"], checkpoint_path, num_classes)
         optimizer.load_state_dict(state["optimizer"])
         log(f"{out_dir}: resuming at epoch {state['epoch'] + 1}, step {state['step']}", context)
     elif context.is_main:
         provenance = runs.provenance(str(device))
         provenance["world_size"] = context.world_size
         runs.atomic_write_json(config_path, {**config, "run_key": runs.run_key(config), "provenance": provenance})
-        if checkpoint_path.exists():
-            checkpoint_path.unlink()
+        for old in ("last.pt", "previous.pt", "best.pt", "last.pt.damaged"):
+            if (checkpoint_path.parent / old).exists():
+                (checkpoint_path.parent / old).unlink()
         runs.atomic_write_jsonl(out_dir / "metrics.jsonl", [])
 
     trained = model
@@ -239,7 +264,7 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - started
 
-    def save_checkpoint(epoch: int, step: int, totals: EpochTotals | None) -> None:
+    def save_checkpoint(epoch: int, step: int, totals: EpochTotals | None, pending: dict | None = None) -> None:
         """Every process joins (the RNG states and running sums are gathered); rank 0 writes."""
         rng_states = gather_rng_states(context)
         partial = None if totals is None else {"values": totals.reduced(context, device),
@@ -250,7 +275,34 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
                       "epoch": epoch, "step": step, "model": model.state_dict(),
                       "optimizer": optimizer.state_dict(), "rng": rng_states, "history": history,
                       "partial": partial, "elapsed": elapsed(), "best_top1": best_top1}
-        runs.atomic_save(checkpoint, checkpoint_path)
+        if pending is not None:  # the epoch's training row, saved before its validation
+            checkpoint["pending"] = pending
+        save_keeping_previous(checkpoint, checkpoint_path)
+
+    def finish_epoch(epoch: int, row: dict, saved: bool = False) -> None:
+        """Validate (after checkpointing the trained epoch, unless ``saved``), record and checkpoint."""
+        nonlocal best_top1
+        if (epoch + 1) % config["val_every"] == 0 or epoch + 1 == config["epochs"]:
+            if not saved:
+                save_checkpoint(epoch + 1, 0, None, pending=row)
+            tic = time.perf_counter()
+            if context.is_main:
+                row.update(validate(model, val_set, config, device, flags, epoch))
+            row["val_time_s"] = time.perf_counter() - tic
+        row["wall_time_s"] = elapsed()
+        row = dist.broadcast_object(row, context)  # every process keeps rank 0's record
+        history.append(row)
+        improved = row.get("val_top1", -1.0) > best_top1
+        best_top1 = max(best_top1, row.get("val_top1", -1.0))
+        save_checkpoint(epoch + 1, 0, None)
+        if context.is_main:
+            runs.atomic_write_jsonl(out_dir / "metrics.jsonl", history)
+            if config["keep_best"] and improved:
+                runs.atomic_save({"epoch": epoch + 1, "model": model.state_dict()}, out_dir / "checkpoints" / "best.pt")
+        log(epoch_summary(row, config), context)
+
+    if state is not None and state.get("pending") is not None:  # killed while validating: validate again
+        finish_epoch(start_epoch - 1, dict(state["pending"]), saved=True)
 
     for epoch in range(start_epoch, config["epochs"]):
         resuming_inside = state is not None and epoch == start_epoch and start_step > 0
@@ -280,26 +332,9 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
                "train_time_s": totals.train_time,
                "bad_inputs": {ISSUE_NAMES[code]: int(count) for code, count in enumerate(sums[4:].tolist())
                               if code > 0 and count > 0}}
-        if (epoch + 1) % config["val_every"] == 0 or epoch + 1 == config["epochs"]:
-            tic = time.perf_counter()
-            if context.is_main:
-                scores, labels, _ = predict(model, eval_loader(val_set, config, device), device,
-                                            channels_last=flags["channels_last"], amp=flags["amp"])
-                top1, top5 = topk_accuracy(scores, labels, (1, 5))
-                row.update(val_top1=top1, val_top5=top5,
-                           val_loss=float(-scores[torch.arange(len(labels)), labels].clamp_min(1e-12).log().mean()))
-            row["val_time_s"] = time.perf_counter() - tic
-        row["wall_time_s"] = elapsed()
-        row = dist.broadcast_object(row, context)  # every process keeps rank 0's record
-        history.append(row)
-        improved = row.get("val_top1", -1.0) > best_top1
-        best_top1 = max(best_top1, row.get("val_top1", -1.0))
-        save_checkpoint(epoch + 1, 0, None)
-        if context.is_main:
-            runs.atomic_write_jsonl(out_dir / "metrics.jsonl", history)
-            if config["keep_best"] and improved:
-                runs.atomic_save({"epoch": epoch + 1, "model": model.state_dict()}, out_dir / "checkpoints" / "best.pt")
-        log(epoch_summary(row, config), context)
+        if dropped:
+            row["dropped"] = dropped
+        finish_epoch(epoch, row)
         state = None
 
     final = final_metrics(history, config, model)
@@ -311,6 +346,23 @@ def _train(config: dict, out_dir: Path, resume: bool, context: dist.Context) -> 
         runs.atomic_write_json(final_path, final)
     dist.barrier(context)
     return final
+
+
+def validate(model, val_set, config, device, flags, epoch: int) -> dict:
+    """Validation metrics of one epoch; clips that cannot be loaded are excluded (``val_excluded``)."""
+    excluded = []
+    try:
+        scores, labels, _ = predict(model, eval_loader(val_set, config, device), device,
+                                    channels_last=flags["channels_last"], amp=flags["amp"], excluded=excluded)
+    except ValueError as error:
+        raise ValueError(f"validation after epoch {epoch + 1}: {error}. The trained epoch is saved: fix the data, "
+                         f"then continue with --resume") from None
+    top1, top5 = topk_accuracy(scores, labels, (1, 5))
+    row = {"val_top1": top1, "val_top5": top5,
+           "val_loss": float(-scores[torch.arange(len(labels)), labels].clamp_min(1e-12).log().mean())}
+    if excluded:
+        row["val_excluded"] = len(excluded)
+    return row
 
 
 def final_metrics(history: list, config: dict, model) -> dict:
@@ -327,7 +379,9 @@ def final_metrics(history: list, config: dict, model) -> dict:
             "wall_time_s": last["wall_time_s"],
             "bad_inputs": {name: sum(row["bad_inputs"].get(name, 0) for row in history)
                            for name in sorted({n for row in history for n in row["bad_inputs"]})},
-            "params": sum(p.numel() for p in model.parameters())}
+            "params": sum(p.numel() for p in model.parameters()),
+            **({"dropped": last["dropped"]} if last.get("dropped") else {}),
+            **({"val_excluded": last["val_excluded"]} if last.get("val_excluded") else {})}
 
 
 def epoch_summary(row: dict, config: dict) -> str:
@@ -337,6 +391,10 @@ def epoch_summary(row: dict, config: dict) -> str:
     text += f"  lr {row['lr']:.3g}  {row['clips_per_s']:.1f} clips/s  {row['wall_time_s']:.0f}s"
     if row["bad_inputs"]:
         text += f"  bad inputs {row['bad_inputs']}"
+    if row.get("dropped"):
+        text += f"  dropped at start {row['dropped']}"
+    if row.get("val_excluded"):
+        text += f"  {row['val_excluded']} validation clip(s) excluded"
     return text
 
 
@@ -351,6 +409,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default: runs/<profile>/<benchmark>/<run-id>)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.pt")
+    p.add_argument("--restart", action="store_true", help="discard an unfinished run in <out> and start again")
     p.add_argument("--json", action="store_true", help="print final.json")
     p.add_argument("overrides", nargs="*", metavar="key=value")
     return p
@@ -362,6 +421,9 @@ def config_from_args(args) -> dict:
         overrides["seed"] = args.seed
     if args.data is not None:
         root = Path(args.data).expanduser()
+        if root.is_file():
+            raise ValueError(f"--data {args.data!r} is a file; training needs a dataset folder with both splits "
+                             f"(for TSM lists: train_videofolder.txt and val_videofolder.txt beside each other)")
         if not root.is_dir():
             raise ValueError(f"data folder {args.data!r} does not exist (--data)")
         overrides["data"] = str(root.resolve())
@@ -369,6 +431,8 @@ def config_from_args(args) -> dict:
 
 
 def main(argv=None) -> int:
+    from cmrlib.data.dataset import UnusableData
+
     args = parser().parse_args(argv)
     speaks = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 prints
     out = None
@@ -377,9 +441,12 @@ def main(argv=None) -> int:
         out = Path(args.out) if args.out else runs.default_run_dir(config)
         if speaks and not quiet():
             print(f"run folder: {out}", flush=True)
-        final = train(config, out, resume=args.resume)
+        final = train(config, out, resume=args.resume, restart=args.restart)
     except ValueError as error:
         print(f"cmrlib train: error: {error}", file=sys.stderr)
+        return 2
+    except UnusableData as error:  # (from a DataLoader worker the message carries its traceback: keep the end)
+        print(f"cmrlib train: bad data: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
         print(f"cmrlib train: stopped: {error}. The last good checkpoint is kept in {out / 'checkpoints'}.",

@@ -115,8 +115,13 @@ def main(argv=None) -> int:
                                progress=_progress(verbose), **_shape_options(args))
             print(json.dumps(rows, indent=1) if args.json else format_scaling(rows))
         else:
-            result = data_benchmark(args.root, args.profile, args.benchmark, _int_list(args.workers, "workers"),
-                                    args.batches, args.method, threads=args.threads, progress=_progress(verbose))
+            from cmrlib.data.dataset import UnusableData
+
+            try:
+                result = data_benchmark(args.root, args.profile, args.benchmark, _int_list(args.workers, "workers"),
+                                        args.batches, args.method, threads=args.threads, progress=_progress(verbose))
+            except UnusableData as error:  # (from a DataLoader worker the message ends with the reason)
+                raise ValueError(str(error).strip().splitlines()[-1]) from None
             print(json.dumps(result, indent=1) if args.json else format_data(result))
     except ValueError as error:
         print(f"bench {args.command}: {error}", file=sys.stderr)

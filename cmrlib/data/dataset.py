@@ -18,26 +18,36 @@ epoch's iterator is created (not with ``persistent_workers``).
 Bad input policy (loading never crashes in the middle of an epoch):
 - at construction, entries whose file is missing or whose label is not in the label map are logged (path and
   reason) and dropped; ``dataset.dropped`` counts them ("missing", "unknown_label");
-- at load time, a video that cannot be decoded is logged once per process (path and reason) and replaced by a
-  deterministic other sample (chosen from (seed, epoch, index)); the item returns the failure's code:
-  "missing" (deleted since construction), "truncated" (a known container that does not open or decode,
-  including a 0-byte file), "zero_frames" (a container with no video frames), "not_a_video" (anything else);
+- at load time, a video that cannot be decoded is logged once per process (path and reason); the item
+  returns the failure's code: "missing" (deleted since construction), "truncated" (a known container that
+  does not open or decode, including a 0-byte file), "zero_frames" (a container with no video frames),
+  "not_a_video" (anything else, a directory in a video's place too), "unreadable" (any other ``OSError``:
+  permissions, I/O errors). With ``substitute=True`` (training) the clip is replaced by a deterministic other
+  sample (chosen from (seed, epoch, index)); with ``substitute=False`` (evaluation, the default for
+  ``train=False``) the item is a zero clip with the entry's own label and the failure's code, and
+  ``cmrlib.evaluate.predict`` excludes it: evaluation never scores a clip other than the one listed;
 - a clip shorter than T frames is used, its frames sampled with repetition, and flagged "short";
-- if ``MAX_REPLACEMENTS`` replacements in a row fail, the dataset raises a RuntimeError telling to run
-  ``python -m cmrlib check-data``;
+- a frame folder whose frame count differs from the list's ``num_frames`` is read as found, logged once and
+  flagged "frame_count";
+- if ``MAX_REPLACEMENTS`` replacements in a row fail, the dataset raises ``UnusableData`` (a RuntimeError)
+  telling to run ``python -m cmrlib check-data``; ``first_usable`` tells at start-up whether a split has any
+  clip that opens;
 - a malformed annotation file raises ``AnnotationError`` (a ValueError) naming the file and the line.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
+import sys
 from typing import Callable
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cmrlib.data.formats import Annotations, Entry, load_annotations
+from cmrlib.data.formats import DEFAULT_FRAME_TEMPLATE, Annotations, Entry, load_annotations
 from cmrlib.data.transforms import test_views, train_transform
 
 # PyAV first: decord's wheel bundles an older libvpx whose global symbols, once loaded, break PyAV's VP8/VP9
@@ -50,11 +60,18 @@ decord.logging.set_level(decord.logging.QUIET)  # the dataset reports failures i
 log = logging.getLogger("cmrlib.data")
 
 #: Item issue codes: the index in this tuple is the code returned as the item's third element.
-ISSUE_NAMES = ("ok", "short", "missing", "truncated", "zero_frames", "not_a_video")
+ISSUE_NAMES = ("ok", "short", "missing", "truncated", "zero_frames", "not_a_video", "unreadable", "frame_count")
 ISSUE_CODES = {name: code for code, name in enumerate(ISSUE_NAMES)}
+#: Issues of a clip that could not be loaded at all (the others, "short" and "frame_count", are still used).
+FAILURES = frozenset(ISSUE_CODES[name] for name in ("missing", "truncated", "zero_frames", "not_a_video",
+                                                     "unreadable"))
 MAX_REPLACEMENTS = 10
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAMPLINGS = ("segments", "dense")
+
+
+class UnusableData(RuntimeError):
+    """Too many clips in a row (or all of a split) cannot be loaded."""
 
 
 class ClipError(Exception):
@@ -102,12 +119,37 @@ _VIDEO_MAGIC = ((4, b"ftyp"), (4, b"moov"), (4, b"mdat"), (4, b"free"), (4, b"wi
                 (0, b"RIFF"), (0, b"OggS"), (0, b"\x00\x00\x01\xba"), (0, b"FLV"))
 
 
+@contextlib.contextmanager
+def quiet_stderr():
+    """Send file descriptor 2 to /dev/null: decord's C++ logger prints an "ERROR opening" line for every bad
+    file whatever its log level; the dataset reports the failure itself, once, with its reason."""
+    try:
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def diagnose_video(path: str) -> str:
-    """Why a video that decord could not open is bad: 'missing', 'truncated', 'zero_frames' or 'not_a_video'."""
+    """Why a video that decord could not open is bad: 'missing', 'truncated', 'zero_frames', 'not_a_video'
+    (a directory too) or 'unreadable' (an OSError: no permission, an I/O error)."""
     if not os.path.exists(path):
         return "missing"
-    with open(path, "rb") as handle:
-        head = handle.read(16)
+    if os.path.isdir(path):
+        return "not_a_video"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return "unreadable"
     if not head:
         return "truncated"
     try:
@@ -118,7 +160,7 @@ def diagnose_video(path: str) -> str:
             for _ in container.decode(streams[0]):
                 return "truncated"  # it has frames, yet decord failed: a damaged file
             return "zero_frames"
-    except (av.error.FFmpegError, OSError, ValueError):
+    except Exception:  # av.error.FFmpegError, OSError, ValueError, ...
         known = any(head[offset:offset + len(magic)] == magic for offset, magic in _VIDEO_MAGIC)
         return "truncated" if known else "not_a_video"
 
@@ -128,7 +170,8 @@ def read_video(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray
 
     Returns uint8 frames of shape pick's shape + (H, W, 3) and the video's frame count."""
     try:
-        reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        with quiet_stderr():
+            reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
         num_frames = len(reader)
     except Exception:  # decord raises RuntimeError or DECORDError
         raise ClipError(diagnose_video(path), path) from None
@@ -137,22 +180,54 @@ def read_video(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray
     indices = pick(num_frames)
     unique, inverse = np.unique(indices, return_inverse=True)
     try:
-        frames = reader.get_batch(unique.tolist()).asnumpy()
+        with quiet_stderr():
+            frames = reader.get_batch(unique.tolist()).asnumpy()
     except Exception:
         raise ClipError("truncated", f"{path}: frames {unique.tolist()} of {num_frames} do not decode") from None
     return frames[inverse.reshape(indices.shape)], num_frames
 
 
-def read_frame_folder(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
-    """Like ``read_video`` for a folder of JPEG/PNG frames (sorted by name), decoded with Pillow."""
+def template_pattern(template: str) -> re.Pattern:
+    """A frame filename template (``img_{:05d}.jpg``, as TSM and MMAction2 write them) as a regex whose group
+    is the frame number."""
+    match = re.fullmatch(r"(.*?)\{[^{}]*\}(.*)", template)
+    if match is None:
+        raise ValueError(f"frame template {template!r} must hold one {{}} field for the frame number, "
+                         f"e.g. 'img_{{:05d}}.jpg'")
+    return re.compile(re.escape(match[1]) + r"(\d+)" + re.escape(match[2]) + "$")
+
+
+_DIGITS_ONLY = re.compile(r"(\d+)\.(?:jpg|jpeg|png)$", re.IGNORECASE)
+
+
+def frame_names(path: str, template: str | None = None) -> list[str]:
+    """The frame files of a folder in order: with a template, the names it matches sorted by frame number
+    (the default template falls back to digits-only names); without one, every image sorted by name."""
+    names = os.listdir(path)
+    if template is None:
+        return sorted(n for n in names if n.lower().endswith(IMAGE_EXTENSIONS))
+    for pattern in [template_pattern(template)] + ([_DIGITS_ONLY] if template == DEFAULT_FRAME_TEMPLATE else []):
+        found = sorted((int(m[1]), n) for n in names if (m := pattern.match(n)))
+        if found:
+            return [n for _, n in found]
+    return []
+
+
+def read_frame_folder(path: str, pick: Callable[[int], np.ndarray],
+                      template: str | None = None) -> tuple[np.ndarray, int]:
+    """Like ``read_video`` for a folder of JPEG/PNG frames (``frame_names``), decoded with Pillow."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        names = sorted(n for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS))
-    except OSError:
+        names = frame_names(path, template)
+    except FileNotFoundError:
         raise ClipError("missing", path) from None
+    except NotADirectoryError:
+        raise ClipError("not_a_video", f"{path}: not a folder of frames") from None
+    except OSError as error:
+        raise ClipError("unreadable", f"{path}: {error.strerror or error}") from None
     if not names:
-        raise ClipError("zero_frames", path)
+        raise ClipError("zero_frames", path if template is None else f"{path}: no frame named like {template!r}")
     indices = pick(len(names))
     unique, inverse = np.unique(indices, return_inverse=True)
     images = []
@@ -163,11 +238,33 @@ def read_frame_folder(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.
                 images.append(np.asarray(image.convert("RGB")))
         except UnidentifiedImageError:
             raise ClipError("not_a_video", file) from None
-        except OSError:  # Pillow's "image file is truncated" and friends
+        except (IsADirectoryError, PermissionError):
+            raise ClipError("unreadable", file) from None
+        except Exception:  # Pillow's "image file is truncated" (OSError), "broken PNG file" (SyntaxError), ...
             raise ClipError("truncated", file) from None
     if len({im.shape for im in images}) > 1:
         raise ClipError("truncated", f"{path}: frames of different sizes")
     return np.stack(images)[inverse.reshape(indices.shape)], len(names)
+
+
+def read_entry(entry, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
+    """``read_frame_folder`` or ``read_video`` for an annotation entry."""
+    if entry.frames:
+        return read_frame_folder(entry.path, pick, entry.template)
+    return read_video(entry.path, pick)
+
+
+def first_usable(dataset, limit: int | None = None) -> int | None:
+    """The index of the first entry whose first frame loads (None if none of the first ``limit`` does):
+    tells at start-up that a split is usable without decoding it all."""
+    entries = getattr(dataset, "entries", None) or getattr(getattr(dataset, "dataset", None), "entries", [])
+    for index, entry in enumerate(entries[: min(len(dataset), limit or len(dataset))]):
+        try:
+            read_entry(entry, lambda n: np.zeros(1, dtype=np.int64))
+            return index
+        except (ClipError, OSError):
+            continue
+    return None
 
 
 # --- the dataset -------------------------------------------------------------------------------------------
@@ -178,7 +275,7 @@ class VideoClipDataset(Dataset):
     def __init__(self, annotations: Annotations, num_segments: int, size: int, train: bool,
                  sampling: str = "segments", clips: int = 1, crops: int = 1, seed: int = 0,
                  flip: bool | None = None, flip_map: dict[int, int] | None = None, dense_window: int = 64,
-                 cache_frames: bool = False):
+                 cache_frames: bool = False, substitute: bool | None = None):
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if num_segments < 1 or size < 1:
@@ -200,7 +297,9 @@ class VideoClipDataset(Dataset):
         self.flip = bool(annotations.flip if flip is None else flip) and train
         self.dense_window = dense_window
         self.epoch = 0
+        self.substitute = train if substitute is None else bool(substitute)
         self._bad: dict[int, str] = {}  # indices found undecodable in this process
+        self._miscounted: set[int] = set()  # frame folders whose count differs from the list's, logged once
         self.cache_frames = cache_frames
         self._frames: dict[int, np.ndarray] = {}  # index -> every decoded frame (F, H, W, 3), if cache_frames
 
@@ -223,11 +322,19 @@ class VideoClipDataset(Dataset):
             return dense_indices(num_frames, self.num_segments, self.clips, self.train, rng, self.dense_window)
         return segment_indices(num_frames, self.num_segments, self.clips, self.train, rng)
 
-    def load(self, index: int) -> tuple[torch.Tensor, int, bool]:
-        """Decode and transform entry ``index``: (clip, label, short). Raises ClipError on bad input."""
+    def load(self, index: int) -> tuple[torch.Tensor, int, str | None]:
+        """Decode and transform entry ``index``: (clip, label, "short" / "frame_count" / None). Raises
+        ClipError on bad input."""
         entry = self.entries[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         frames, num_frames = self._read(index, lambda n: self._indices(n, rng))  # (clips, T, H, W, 3)
+        issue = "short" if num_frames < self.num_segments else None
+        if entry.frames and entry.num_frames and num_frames != entry.num_frames:
+            issue = "frame_count"
+            if index not in self._miscounted:
+                self._miscounted.add(index)
+                log.warning("%s: %d frames found, the list says %d; using the %d found", entry.path, num_frames,
+                            entry.num_frames, num_frames)
         frames = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # (clips, T, 3, H, W) uint8
         label = entry.label
         if self.train:
@@ -238,35 +345,53 @@ class VideoClipDataset(Dataset):
         else:
             views = torch.cat([test_views(f, self.size, self.crops) for f in frames])  # (V, T, 3, S, S)
             clip = views[0] if len(views) == 1 else views
-        return clip, label, num_frames < self.num_segments
+        return clip, label, issue
 
     def _read(self, index: int, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
         """The frames ``pick(num_frames)`` of entry ``index``; with ``cache_frames``, decode the whole video
         once and keep it in this process's memory (the same frames as decoding only the picked ones)."""
         entry = self.entries[index]
-        read = read_frame_folder if entry.frames else read_video
         if not self.cache_frames:
-            return read(entry.path, pick)
+            return read_entry(entry, pick)
         if index not in self._frames:
-            self._frames[index], _ = read(entry.path, np.arange)
+            self._frames[index], _ = read_entry(entry, np.arange)
         video = self._frames[index]
         return video[pick(len(video))], len(video)
 
+    def _try_load(self, index: int):
+        """``load``, or None after logging (once per process) why the clip cannot be loaded."""
+        if index in self._bad:
+            return None
+        try:
+            return self.load(index)
+        except (ClipError, OSError) as error:  # any OSError on one sample is a bad input, never a crash
+            self._bad[index] = error.issue if isinstance(error, ClipError) else "unreadable"
+            log.warning("cannot load %s: %s; %s", self.entries[index].path, self._bad[index],
+                        "replaced by another sample" if self.substitute else "excluded from evaluation")
+            return None
+
+    def empty_clip(self) -> torch.Tensor:
+        """The zeros that stand for an excluded clip (``substitute=False``), shaped as a loaded one."""
+        shape = (self.num_segments, 3, self.size, self.size)
+        return torch.zeros(shape if self.views == 1 else (self.views, *shape))
+
     def __getitem__(self, index: int):
+        if not self.substitute:
+            loaded = self._try_load(index)
+            if loaded is None:
+                return self.empty_clip(), self.entries[index].label, ISSUE_CODES[self._bad[index]]
+            clip, label, issue = loaded
+            return clip, label, ISSUE_CODES[issue] if issue else 0
         issue = 0
         candidate = index
         for attempt in range(MAX_REPLACEMENTS + 1):
-            if candidate not in self._bad:
-                try:
-                    clip, label, short = self.load(candidate)
-                    return clip, label, issue or (ISSUE_CODES["short"] if short else 0)
-                except ClipError as error:
-                    self._bad[candidate] = error.issue
-                    log.warning("cannot load %s: %s; replaced by another sample", self.entries[candidate].path,
-                                error.issue)
+            loaded = self._try_load(candidate)
+            if loaded is not None:
+                clip, label, own = loaded
+                return clip, label, issue or (ISSUE_CODES[own] if own else 0)
             issue = issue or ISSUE_CODES[self._bad[candidate]]
             candidate = self._replacement(index, attempt)
-        raise RuntimeError(f"{MAX_REPLACEMENTS + 1} samples in a row could not be loaded (starting at "
+        raise UnusableData(f"{MAX_REPLACEMENTS + 1} samples in a row could not be loaded (starting at "
                            f"{self.entries[index].path}); run `python -m cmrlib check-data` on the dataset")
 
     def _replacement(self, index: int, attempt: int) -> int:
@@ -280,15 +405,19 @@ class VideoClipDataset(Dataset):
 def build_dataset(root, split: str, num_segments: int, size: int, train: bool, sampling: str = "segments",
                   clips: int = 1, crops: int = 1, seed: int = 0, fmt: str = "auto", flip: bool | None = None,
                   flip_map: dict[int, int] | None = None, dense_window: int = 64,
-                  cache_frames: bool = False) -> VideoClipDataset:
+                  cache_frames: bool = False, substitute: bool | None = None,
+                  frame_template: str | None = None) -> VideoClipDataset:
     """A dataset over a root in any supported format (``cmrlib.data.formats``).
 
     ``flip``: horizontal flip in training. Default: on for scene data (Kinetics); for Something-Something
     style data only when the root gives a label flip map (our synthetic roots do: left-to-right <-> right-to-
     left, clockwise <-> anticlockwise), off otherwise. ``flip_map`` overrides the root's map.
     ``cache_frames``: keep every decoded video in memory after its first read (small datasets, ``num_workers``
-    0: a worker's cache ends with its epoch)."""
-    annotations = load_annotations(root, split, fmt)
+    0: a worker's cache ends with its epoch).
+    ``substitute``: replace an unloadable clip by another one (default: in training only; see the module
+    docstring). ``frame_template``: the frame filenames of TSM list folders (default: the root's meta.json
+    "frame_template", else ``img_{:05d}.jpg``)."""
+    annotations = load_annotations(root, split, fmt, frame_template=frame_template)
     return VideoClipDataset(annotations, num_segments, size, train, sampling=sampling, clips=clips, crops=crops,
                             seed=seed, flip=flip, flip_map=flip_map, dense_window=dense_window,
-                            cache_frames=cache_frames)
+                            cache_frames=cache_frames, substitute=substitute)

@@ -15,28 +15,38 @@ usable clip, and a ``Counter`` of the entries it dropped. Formats (``fmt``):
               if present, else the sorted labels of the training CSV.
 ``tsm``       TSM list files, lines ``path num_frames label``: ``train_videofolder.txt`` /
               ``val_videofolder.txt`` (or ``train_list.txt`` / ``val_list.txt``) in the root, or the root is
-              the list file. Paths are relative to the list's folder and name a video or a folder of frames.
-              Classes: ``category.txt`` or ``labels.json`` if present, else 0..max label.
+              the list file. Paths are relative to the list's folder and name a video or a folder of frames;
+              a path may hold spaces, but a line that reads as MMAction2's multi-label or offset form
+              (``imgs 5 3 5``, ``imgs 2 5 127``, ``clip.mp4 0 3``) is an error. Frames of a folder are the
+              files named by the frame template (``img_{:05d}.jpg``, TSM's and MMAction2's default; set
+              ``"frame_template"`` in a ``meta.json`` beside the list to change it), so that flow frames
+              (``x_``, ``y_``, ``flow_``) beside them stay out. Classes: ``category.txt`` or ``labels.json``
+              if present, else 0..max label.
 
 Policy at construction: an entry whose file is missing, or whose label is not in the label map, is logged
 (path and reason, the first few of each reason, then a count) and dropped; ``Annotations.dropped`` counts
-them by reason. A malformed annotation file raises ``AnnotationError`` naming the file and the line.
+them by reason. A malformed annotation file (not UTF-8, a directory in its place, a line that does not fit
+the format) raises ``AnnotationError`` naming the file and the line.
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 log = logging.getLogger("cmrlib.data")
 
 FORMATS = ("ssv2", "ssv1", "kinetics", "tsm")
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
+#: Frames of TSM list folders: ``img_00001.jpg`` (TSM's and MMAction2's default; flow frames ``x_``, ``y_``,
+#: ``flow_`` beside them are left out). Digits-only names (TSM's Something-Something lists) are the fallback.
+DEFAULT_FRAME_TEMPLATE = "img_{:05d}.jpg"
 #: How many dropped entries of each reason are logged one by one before only the count is given.
 LOG_EACH = 10
 
@@ -45,7 +55,7 @@ class AnnotationError(ValueError):
     """A malformed annotation file; the message names the file and the line."""
 
     def __init__(self, path, line: int, reason: str):
-        super().__init__(f"{path}:{line}: {reason}")
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
         self.path, self.line, self.reason = str(path), line, reason
 
 
@@ -56,6 +66,8 @@ class Entry:
     label: int
     id: str
     frames: bool = False
+    template: str | None = None     # frame filename template of a frame folder (None: every image, by name)
+    num_frames: int | None = None   # the frame count the list gives, if any
 
 
 @dataclass
@@ -99,8 +111,9 @@ def detect_format(root: Path) -> str:
     """Tell the format of a dataset root from the annotation files it holds."""
     if root.is_file():
         return "tsm"
-    if (root / "meta.json").exists():
-        return json.loads((root / "meta.json").read_text()).get("format", "ssv2")
+    meta = read_json(root / "meta.json") if (root / "meta.json").exists() else None
+    if isinstance(meta, dict) and "format" in meta:  # our synthetic roots; a meta.json may hold other settings
+        return meta["format"]
     if (root / "labels.json").exists() and ((root / "train.json").exists() or (root / "validation.json").exists()):
         return "ssv2"
     if (root / "something-something-v1-labels.csv").exists():
@@ -111,11 +124,13 @@ def detect_format(root: Path) -> str:
         return "tsm"
     raise ValueError(f"cannot tell the dataset format of {root}: expected meta.json or labels.json + train.json "
                      f"(SSv2), something-something-v1-labels.csv (SSv1), train.csv (Kinetics) or "
-                     f"train_videofolder.txt (TSM); pass fmt= one of {', '.join(FORMATS)}")
+                     f"train_videofolder.txt (TSM); or name the format with check-data's --format (fmt= in Python): "
+                     f"one of {', '.join(FORMATS)}")
 
 
-def load_annotations(root, split: str, fmt: str = "auto") -> Annotations:
-    """Parse a dataset root's annotations for ``split`` ('train' or 'val')."""
+def load_annotations(root, split: str, fmt: str = "auto", frame_template: str | None = None) -> Annotations:
+    """Parse a dataset root's annotations for ``split`` ('train' or 'val'). ``frame_template`` names the frames
+    of TSM list folders (default: meta.json's "frame_template", else ``img_{:05d}.jpg``)."""
     root = Path(root)
     if not root.exists():
         raise ValueError(f"dataset root {root} does not exist")
@@ -125,6 +140,9 @@ def load_annotations(root, split: str, fmt: str = "auto") -> Annotations:
     if fmt not in readers:
         raise ValueError(f"unknown dataset format {fmt!r}; choose from auto, {', '.join(FORMATS)}")
     annotations = readers[fmt](root, split)
+    if fmt == "tsm":
+        template = frame_template or annotations.meta.get("frame_template") or DEFAULT_FRAME_TEMPLATE
+        annotations.entries = [replace(e, template=template) if e.frames else e for e in annotations.entries]
     annotations.format = fmt
     if not annotations.entries:
         log.warning("%s (%s, %s split) has no usable entries", root, fmt, split)
@@ -136,9 +154,26 @@ def load_annotations(root, split: str, fmt: str = "auto") -> Annotations:
 _SEPARATORS = re.compile(r"[\s,]*")
 
 
+def read_text(path: Path) -> str:
+    """A UTF-8 annotation file's text (a BOM is dropped); AnnotationError names the file and line when it is
+    not UTF-8 or cannot be read (a directory in its place, no permission)."""
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise AnnotationError(path, 0, "is a directory, expected a file") from None
+    except OSError as error:
+        raise AnnotationError(path, 0, f"cannot be read: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise AnnotationError(path, line, f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as "
+                                          f"UTF-8") from None
+
+
 def read_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as error:
         raise AnnotationError(path, error.lineno, f"invalid JSON: {error.msg}") from None
 
@@ -148,7 +183,7 @@ def read_json_entries(path: Path) -> list[tuple[int, object]]:
     data = read_json(path)
     if not isinstance(data, list):
         raise AnnotationError(path, 1, "expected a JSON list of entries")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     decoder, pos, line, out = json.JSONDecoder(), text.index("[") + 1, 1, []
     line += text.count("\n", 0, pos)
     for _ in data:
@@ -162,8 +197,8 @@ def read_json_entries(path: Path) -> list[tuple[int, object]]:
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     """Non-empty lines with their numbers (1-based)."""
-    with open(path, encoding="utf-8") as handle:
-        return [(n, line.strip()) for n, line in enumerate(handle, 1) if line.strip()]
+    lines = read_text(path).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
 
 
 def _first_existing(root: Path, names) -> Path | None:
@@ -267,7 +302,7 @@ _KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end")
 def _read_kinetics_csv(path: Path) -> list[tuple[int, str, str, int, int]]:
     """(line, label, youtube_id, time_start, time_end) for each row."""
     rows = []
-    with open(path, newline="", encoding="utf-8") as handle:
+    with io.StringIO(read_text(path), newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None or not all(c in header for c in _KINETICS_COLUMNS):
@@ -326,17 +361,35 @@ _TSM_FILES = {"train": ["train_videofolder.txt", "train_list.txt"],
               "val": ["val_videofolder.txt", "val_list.txt"]}
 
 
+_ENDS_WITH_NUMBER = re.compile(r"\s[-+]?\d+$")
+
+
 def _read_tsm_list(path: Path) -> list[tuple[int, str, int, int]]:
-    """(line, path, num_frames, label) for each line ``path num_frames label``."""
-    rows = []
+    """(line, path, num_frames, label) for each line ``path num_frames label``. The path may hold spaces, but
+    a line whose path would end in a number (``imgs 5 3 5``: MMAction2's multi-label or offset form) is an
+    error unless that path exists, and so is a video with 0 frames (``clip.mp4 0 3``: MMAction2's
+    ``path label label``)."""
+    rows, base = [], path.parent
     for line, text in _read_lines(path):
         parts = text.rsplit(maxsplit=2)
         if len(parts) != 3:
             raise AnnotationError(path, line, f"expected 'path num_frames label', got {text!r}")
         try:
-            rows.append((line, parts[0], int(parts[1]), int(parts[2])))
+            relative, num_frames, label = parts[0], int(parts[1]), int(parts[2])
         except ValueError:
             raise AnnotationError(path, line, f"num_frames and label must be integers, got {text!r}") from None
+        if _ENDS_WITH_NUMBER.search(relative) and not (base / relative).exists():
+            raise AnnotationError(path, line, f"{text!r} has more than 3 fields; MMAction2's multi-label "
+                                              f"('path num_frames label label ...') and offset ('path offset "
+                                              f"num_frames label') forms are not supported: expected "
+                                              f"'path num_frames label'")
+        if num_frames < 0 or label < 0:
+            raise AnnotationError(path, line, f"num_frames and label must be >= 0, got {text!r}")
+        if num_frames == 0 and relative.lower().endswith(VIDEO_EXTENSIONS):
+            raise AnnotationError(path, line, f"{text!r}: a video with 0 frames; MMAction2's multi-label video "
+                                              f"form ('path label label ...') is not supported: expected "
+                                              f"'path num_frames label'")
+        rows.append((line, relative, num_frames, label))
     return rows
 
 
@@ -353,14 +406,15 @@ def _tsm(root: Path, split: str) -> Annotations:
     else:
         classes = [str(i) for i in range(max((r[3] for r in rows), default=-1) + 1)]
     drop, entries = _Dropper(path), []
-    for _, relative, _, label in rows:
+    for _, relative, num_frames, label in rows:
         target = base / relative
         if not 0 <= label < len(classes):
             drop(target, f"unknown label {label}")
         elif not target.exists():
             drop(target, "missing video or frame folder")
         else:
-            entries.append(Entry(str(target), label, Path(relative).stem, frames=target.is_dir()))
+            entries.append(Entry(str(target), label, Path(relative).stem, frames=target.is_dir(),
+                                 num_frames=num_frames))
     meta = read_json(base / "meta.json") if (base / "meta.json").exists() else {}
     flip_map = {int(k): int(v) for k, v in meta.get("flip_map", {}).items()}
     return Annotations("tsm", classes, entries, _reasons(drop), flip=bool(meta.get("flip", False)),

@@ -68,7 +68,8 @@ def train_cached(config: dict, force: bool = False, retrain_before: float | None
                  run_dir: Path | None = None) -> tuple[Path, bool]:
     """Train ``config`` into ``run_dir`` (default: its runs/ folder) unless a finished run with the same key
     is there. Returns (run folder, reused?). A folder without final.json (a run that was killed) continues
-    from its last checkpoint."""
+    from its last checkpoint (or the previous one when the last is damaged; from scratch when none loads)."""
+    from cmrlib.checkpoint import CheckpointError
     from cmrlib.train import train
 
     run_dir = Path(run_dir or runs.default_run_dir(config))
@@ -78,7 +79,11 @@ def train_cached(config: dict, force: bool = False, retrain_before: float | None
         if (run_dir / "final.json").exists():
             shutil.rmtree(run_dir)
         with quietly():
-            train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").exists())
+            try:  # continue a killed run (from previous.pt if last.pt is damaged), else start it
+                train(config, run_dir, resume=True)
+            except CheckpointError as error:  # no checkpoint loads: its epochs are lost anyway
+                warnings.warn(f"{run_dir}: {error}; training it again from the start")
+                train(config, run_dir, restart=True)
         return run_dir, False
 
 
