@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cmrlib import stats
 from cmrlib.stats import HELD, INCONCLUSIVE, NO_LARGER_GAIN, NOT_HELD, Effect, combine, compare
 
 
@@ -372,3 +373,40 @@ def inputs(profile: str, retrain_before: float | None = None) -> dict:
         "sweep_speed": ex.speed(ex.sweep_specs(chosen.sweep_frames), profile, device=device, **options),
         "figure5": figure5.scores(profile, ex.seeds_for(profile, "ablation")),
     }
+
+
+def _runs(results: dict) -> pd.DataFrame:
+    frames = [f for f in results.values() if isinstance(f, pd.DataFrame) and "run_dir" in f and len(f)]
+    return pd.concat(frames).drop_duplicates("run_dir") if frames else pd.DataFrame()
+
+
+def spread_sources(results: dict, profile: str) -> pd.DataFrame:
+    """``cmrlib.stats.spread_components`` of every training grid: how much of the seed-to-seed spread the
+    profile's validation set size (``SYNTH_PROFILES[profile]["val_clips"]``) explains by sampling alone."""
+    from cmrlib.data.synth import SYNTH_PROFILES
+
+    runs = _runs(results)
+    if runs.empty:
+        return runs
+    return stats.spread_components(runs, SYNTH_PROFILES[profile]["val_clips"])
+
+
+def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "table1")) -> pd.DataFrame:
+    """A power calculation from the measured spread: per grid, each row against the grid's first row over the
+    seeds both have (the blocked design), the standard deviation of the per-seed differences and the seeds a
+    paired comparison needs to resolve a true difference of d = GAIN_MARGIN points (power 0.8, 95 %)."""
+    rows = []
+    for name in grids:
+        frame = results.get(name)
+        if frame is None or frame.empty:
+            continue
+        frame = frame[frame["frames"] == 8] if "frames" in frame else frame
+        per_seed = frame.pivot_table(index="seed", columns="label", values="top1", sort=False)
+        reference = per_seed.columns[0]
+        for label in per_seed.columns[1:]:
+            differences = (per_seed[label] - per_seed[reference]).dropna()
+            sd = float(differences.std(ddof=1)) if len(differences) > 1 else float("nan")
+            needed = stats.seeds_needed(sd, GAIN_MARGIN) if sd > 0 else float("nan")
+            rows.append({"grid": name, "row": label, "against": reference, "seeds": len(differences),
+                         "sd of differences": round(sd, 2), f"seeds for d={GAIN_MARGIN:g}": needed})
+    return pd.DataFrame(rows)
