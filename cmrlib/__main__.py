@@ -12,6 +12,7 @@ COMMANDS = {
     "train": ("cmrlib.train", "train one model (works under torchrun for DDP)"),
     "eval": ("cmrlib.evaluate", "evaluate a trained run (1-view or N-clip x 3-crop)"),
     "bench": ("cmrlib.bench", "benchmarks: 'bench model' (CMR Table 7 protocol), 'bench data'"),
+    "gpu-check": ("cmrlib.gpu_check", "GPU readiness: CUDA training steps, Table 7 on the GPU, targets (--dry-run: CPU)"),
     "book": ("cmrlib.book", "run the book's notebooks with papermill and build the HTML"),
 }
 
