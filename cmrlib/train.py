@@ -125,7 +125,8 @@ def train_epoch(model, loader, optimizer, config, flags, device, context, epoch,
     from tqdm.auto import tqdm
 
     clip_norm = config["clip_grad_norm"] or math.inf
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if flags["amp"] else contextlib.nullcontext())
+    # bfloat16 autocast on the run's device (runtime_flags allows it on CUDA only; gpu-check also runs it on the CPU)
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if flags["amp"] else contextlib.nullcontext())
     bar = tqdm(loader, total=steps_per_epoch, initial=start_step, desc=f"epoch {epoch + 1}/{config['epochs']}",
                disable=not show_progress(context), leave=False, dynamic_ncols=True)
     step = start_step

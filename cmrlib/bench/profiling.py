@@ -7,7 +7,8 @@ import time
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cmrlib.bench.timing import _clip, _median, build, heap_cache, parse_config, profile_shape, threads_set
+from cmrlib.bench.timing import (Clock, _autocast, _clip, _median, _prepare, build, hardware, heap_cache, parse_config,
+                                 profile_shape, threads_set)
 
 
 def _parts() -> dict:
@@ -69,25 +70,36 @@ def breakdown(config, shape: dict | None = None, batch: int = 1, repeats: int = 
 
 
 def trace(config, shape: dict | None = None, batch: int = 1, repeats: int = 3, warmup: int = 1,
-          threads: int | None = None, top: int = 15, num_classes: int = 174, keep_freed_memory: bool = True) -> str:
+          threads: int | None = None, top: int = 15, num_classes: int = 174, keep_freed_memory: bool = True,
+          device: str = "cpu", amp: bool = False, channels_last: bool = False) -> str:
     """torch.profiler over ``repeats`` inference forward passes (after ``warmup``), with record_shapes: the
-    ``top`` operators by self CPU time, grouped by input shapes; the header names the input's dtype, in
-    which every operator runs (float32)."""
+    ``top`` operators by self CPU time (on CUDA: by self device time, with CUDA activity recorded), grouped
+    by input shapes; the header names the device, the input's dtype and whether bfloat16 autocast was on."""
     from torch.profiler import ProfilerActivity, profile
 
+    device = torch.device(device)
+    cuda = device.type == "cuda"
     config = parse_config(config)
     shape = {**profile_shape(None, **(shape or {})), **config.shape}
-    model = build(config, shape, num_classes).eval()
-    clip = _clip(batch, shape, torch.device("cpu"), False)
-    with threads_set(threads), heap_cache(keep_freed_memory), torch.inference_mode():
+    model = _prepare(build(config, shape, num_classes), device, channels_last, False).eval()
+    clip = _clip(batch, shape, device, channels_last)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    clock = Clock(device)
+    with threads_set(threads) as used, heap_cache(keep_freed_memory and not cuda), torch.inference_mode(), \
+            _autocast(device, amp):
         for _ in range(warmup):
             model(clip)
-        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+        clock.sync()
+        with profile(activities=activities, record_shapes=True) as profiler:
             for _ in range(repeats):
                 model(clip)
+            clock.sync()
     table = profiler.key_averages(group_by_input_shape=True).table(
-        sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=32, max_shapes_column_width=60)
-    return f"== {config.label}: {repeats} forward passes at batch {batch}, input {tuple(clip.shape)} {clip.dtype}\n{table}"
+        sort_by="self_device_time_total" if cuda else "self_cpu_time_total", row_limit=top,
+        max_name_column_width=32, max_shapes_column_width=60)
+    flags = "".join([", bfloat16 autocast" if amp else "", ", channels_last" if channels_last else ""])
+    return (f"== {config.label}: {repeats} forward passes at batch {batch} on {hardware(device, used)}"
+            f", input {tuple(clip.shape)} {clip.dtype}{flags}\n{table}")
 
 
 def format_breakdown(rows: list[dict]) -> str:
