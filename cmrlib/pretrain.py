@@ -142,3 +142,12 @@ def main(argv=None) -> int:
         return 2
     print(backbone(config))
     return 0
+
+
+def curves():
+    """Every pretraining run under runs/pretrain/: one row per (run, epoch) with loss, train and held-out top-1."""
+    import pandas as pd
+
+    rows = [{"run": path.parent.name, **row} for path in sorted((runs.project_root() / "runs" / "pretrain").glob(
+        "*/metrics.jsonl")) for row in runs.read_jsonl(path)]
+    return pd.DataFrame(rows, columns=["run", "epoch", "loss", "train_top1", "val_top1", "wall_time_s"])

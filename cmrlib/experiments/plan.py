@@ -51,6 +51,12 @@ PLANS = {
                 long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"), ratios=(1, 8, 16),
                 longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
                 longrange_seeds=(0, 1, 2)),
+    # The powered protocol (config.PROFILES["cpu-powered"]): the cpu grid from the pretrained backbone, 1,536
+    # validation clips per benchmark; seeds to be set from the power calculation of the claims chapter.
+    "cpu-powered": Plan(comparison_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2, 3, 4), frames=(8, 16),
+                        kinetics_frames=(8,), long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"),
+                        ratios=(1, 8, 16), longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
+                        longrange_seeds=(0, 1, 2)),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
 }
