@@ -15,9 +15,9 @@ from cmrlib.experiments.cost import (CPU_TIMING_THREADS, cost_table, model_cost,
                                      speed_elsewhere, speed_summary)
 from cmrlib.experiments.pages import (ablation_page, comparison_page, dataset_page, glue, mean_std, provenance,
                                       provenance_frame, recipe_page, runtime_page, stored_benchmark_page,
-                                      summarise, table3_page, zoo_page)
+                                      summarise, table3_page, variants_page, zoo_page)
 from cmrlib.experiments.plan import (DISPLAY, KINETICS, LONGRANGE, PLANS, R50_SHAPE, SOMETHING, TABLE1_METHODS,
                                      Plan, Spec, check_methods, check_profile, frames_for, page_grids,
                                      parse_seeds, plan, resolve, seeds_for, spec, sweep_specs, table1_plan_specs,
                                      table1_specs, table3_specs, table4_specs, table5_specs, table6_specs,
-                                     table7_specs, longrange_specs)
+                                     table7_specs, longrange_specs, variant_specs)

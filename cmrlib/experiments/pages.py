@@ -237,3 +237,21 @@ def dataset_page(profile: str) -> pd.DataFrame:
     sizes = synth.SYNTH_PROFILES[check_profile(profile)]
     return pd.DataFrame([{"benchmark": b, **{k: (f"{v[0]}-{v[1]}" if isinstance(v, tuple) else v) for k, v in sizes.items()}}
                          for b in configlib.BENCHMARKS])
+
+
+def variants_page(runs: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """The released code against the paper, per model: mean ± std over seeds and the paired 95 % interval of
+    released − paper on the shared seeds, with the verdict of "the same within ``margin`` points"."""
+    from cmrlib.stats import compare
+
+    rows = []
+    for model in ("CMR", "TEA"):
+        per_seed = {variant: runs[runs["label"] == f"{model} ({variant})"].set_index("seed")["top1"]
+                    for variant in ("paper", "released")}
+        if per_seed["paper"].empty or per_seed["released"].empty:
+            continue
+        effect = compare(per_seed["released"], per_seed["paper"], "equivalent", margin, paired=True)
+        rows.append({"model": model, "paper": mean_std(per_seed["paper"]), "released": mean_std(per_seed["released"]),
+                     "released − paper": round(effect.diff, 2), "interval_95 (paired)": effect.interval(),
+                     "seeds": effect.n_a, f"same within ±{margin:g}": effect.verdict})
+    return pd.DataFrame(rows)

@@ -34,6 +34,7 @@ class Plan:
     ratios: tuple = (1, 4, 8, 16)                  # Table 3
     longrange_labels: tuple | None = None          # None: every row of longrange_specs()
     longrange_seeds: tuple | None = None           # None: ablation_seeds
+    variants: bool = False       # also train the released CMR and TEA against the papers' (ablation seeds)
     multiview: tuple = (2, 3)    # clips x crops of the multi-view protocol ("8f×2" = 2 clips x 3 crops)
     speed_repeats: int = 5       # timed repeats per model in the speed measurements
     sweep_frames: tuple = (8, 16, 32)  # frame counts of the serial-PEM against parallel-CME timing
@@ -56,7 +57,7 @@ PLANS = {
     "cpu-powered": Plan(comparison_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2, 3, 4), frames=(8, 16),
                         kinetics_frames=(8,), long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"),
                         ratios=(1, 8, 16), longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
-                        longrange_seeds=(0, 1, 2)),
+                        longrange_seeds=(0, 1, 2), variants=True),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
 }
@@ -205,6 +206,12 @@ def sweep_specs(frames) -> list:
             for label, method, options in (("PEM (stand-in)", "pem", {}), ("TIM+CME", "cmr", {"sme": "none"}))]
 
 
+def variant_specs() -> list:
+    """The papers' CMR and TEA against the authors' released code (their differences: paper-spec [CODE])."""
+    return [spec("CMR (paper)", "cmr"), spec("CMR (released)", "cmr", variant="released"),
+            spec("TEA (paper)", "tea"), spec("TEA (released)", "tea", variant="released")]
+
+
 def table7_specs() -> list:
     """Table 7's models, labelled as cmrlib.paper.TABLE7_ROWS maps them, plus the TIM baseline."""
     return [spec("TSM", "tsm"), spec("TEINet", "teinet"), spec("STM", "stm"), spec("PEM (stand-in)", "pem"),
@@ -229,4 +236,5 @@ def page_grids(profile: str) -> dict:
         "table5": (table5_specs(), ablation, {}),
         "table6": (table6_specs(), ablation, {}),
         "longrange": (longrange_specs(chosen.longrange_labels), seeds_for(profile, "longrange"), {}),
+        **({"variants": (variant_specs(), ablation, {})} if chosen.variants else {}),
     }
