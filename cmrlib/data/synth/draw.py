@@ -15,6 +15,7 @@ SCENE: dict = {
     "camera": (0.5, 0.3, 0.2),      # probabilities of a slow pan, a jitter and a still camera
     "background_contrast": 1.0,     # scale of the background texture around its mean colour
     "object_scale": 1.0,            # scale of the main object's radius
+    "kinetics_object_scale": 1.0,   # scale of synth-kinetics' object (which takes no other scene setting)
 }
 
 #: What ``render_clip`` can return as the mask.

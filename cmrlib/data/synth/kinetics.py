@@ -1,5 +1,6 @@
 """``synth-kinetics`` (S-scene, paper-spec §D): 16 classes = 4 scene layouts/textures x 4 object types. The
-object moves and rotates and the camera pans at random, independently of the label: one frame suffices."""
+object moves and rotates and the camera pans at random, independently of the label: one frame suffices. Of a
+profile's scene settings it takes only ``kinetics_object_scale`` (the object's size)."""
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,7 @@ def _render_kinetics(kind: str, rng: np.random.Generator, num_frames: int, size:
     main = _random_sprite(rng, (KINETICS_OBJECTS[obj],),
                           x=_bounce(start[0], speed * np.cos(heading), t, 0.15 * S, 0.85 * S),
                           y=_bounce(start[1], speed * np.sin(heading), t, 0.15 * S, 0.85 * S),
-                          radius=np.full(F, rng.uniform(0.1, 0.16) * S, np.float32),
+                          radius=np.full(F, rng.uniform(0.1, 0.16) * S * scene["kinetics_object_scale"], np.float32),
                           angle=rng.uniform(0, 2 * np.pi) + rng.uniform(-0.15, 0.15) * t)
     distractors = _distractors(rng, F, size, int(rng.integers(1, 3)), shapes=("bar", "cross", "diamond", "lshape"))
     camera = _random_camera(rng, F, size)
