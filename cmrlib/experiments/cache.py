@@ -110,7 +110,7 @@ def find_run(config: dict) -> tuple[Path | None, bool]:
     """A finished run of ``config`` without training: (folder, made by the current code?) or (None, False).
 
     Falls back to the newest finished run with the same config made by other code (its key differs only in
-    the code hash), so that a page can still show, and label, results of an older commit."""
+    the versions), so that a page can still show, and label, results of an older commit."""
     from cmrlib.train import same_config
 
     run_dir = runs.default_run_dir(config)

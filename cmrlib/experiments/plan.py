@@ -225,7 +225,7 @@ def resolve(spec_: Spec, profile: str, seed: int) -> dict:
 
 
 def page_grids(profile: str) -> dict:
-    """The training grids of the results pages: {name: (specs, seeds, grid options)}. ``claims_inputs``
+    """The training grids of the results pages: {name: (specs, seeds, grid options)}. ``cmrlib.claims.inputs``
     reads exactly these, and ``train_all`` trains their union."""
     comparison, ablation, chosen = seeds_for(profile, "comparison"), seeds_for(profile, "ablation"), plan(profile)
     return {
