@@ -100,7 +100,7 @@ def rebuild_weights(run_dir: Path) -> Path:
     seed) into _build/weights/<profile>/<run name>, once. The run folder itself is not touched. On the same
     kind of CPU the result is the same run (training is deterministic there); the caller can compare
     final.json of both."""
-    from cmrlib.evaluate import load_run_config
+    from cmrlib.runs import load_run_config
 
     config = load_run_config(Path(run_dir))
     return train_cached(config, run_dir=root() / "_build" / "weights" / config["profile"] / Path(run_dir).name)[0]
@@ -111,7 +111,7 @@ def find_run(config: dict) -> tuple[Path | None, bool]:
 
     Falls back to the newest finished run with the same config made by other code (its key differs only in
     the versions), so that a page can still show, and label, results of an older commit."""
-    from cmrlib.train import same_config
+    from cmrlib.checkpoint import same_config
 
     run_dir = runs.default_run_dir(config)
     if (run_dir / "final.json").exists():
@@ -263,7 +263,7 @@ def _train_one(config: dict, retrain_before: float | None) -> tuple[str, bool, f
 def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, log=print) -> int:
     """Train every run the results pages need that is not cached, ``jobs`` runs side by side (separate
     processes; the cpu profile pins each run to one thread). Returns how many were trained."""
-    from cmrlib.train import dataset_root
+    from cmrlib.loaders import dataset_root
 
     configs = {}
     for specs, seeds, _ in page_grids(profile).values():
