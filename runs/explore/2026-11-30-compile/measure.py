@@ -5,7 +5,7 @@ profile's shapes (R18 x0.25, 8 x 56 px, batch 16, one thread), eager against cha
 torch.compile, round-robin, process CPU time (steadier than wall time on a shared machine), median of rounds.
 Also checks determinism: two compiled models from the same seed give the same loss after 3 steps.
 
-    .venv/bin/python runs/explore/2026-11-30-compile/measure.py   -> result.json here
+    .venv/bin/python runs/explore/2026-11-30-compile/measure.py [--no-compile]   -> result.json here
 """
 import json
 import statistics
@@ -49,7 +49,8 @@ def setup(method, variant):
 
 def main():
     torch.set_num_threads(1)
-    variants = ("eager", "channels_last", "compile")
+    import sys
+    variants = ("eager", "channels_last") if "--no-compile" in sys.argv else ("eager", "channels_last", "compile")
     result = {"provenance": runs.provenance("cpu"), "rounds": ROUNDS, "steps_per_timing": STEPS, "methods": {}}
     for method in ("tsn", "cmr"):
         steps = {}
@@ -60,16 +61,16 @@ def main():
             result.setdefault("first_step_s", {})[f"{method}-{variant}"] = time.perf_counter() - tic
         times = {v: [] for v in variants}
         for round_ in range(ROUNDS):
-            for variant in variants[round_ % 3:] + variants[:round_ % 3]:
+            for variant in variants[round_ % len(variants):] + variants[:round_ % len(variants)]:
                 tic = time.process_time()
                 for _ in range(STEPS):
                     steps[variant]()
                 times[variant].append((time.process_time() - tic) / STEPS)
         median = {v: statistics.median(t) for v, t in times.items()}
-        losses = [setup(method, "compile") for _ in range(2)]
-        deterministic = [[s() for _ in range(3)] for s in losses]
+        repeated = [setup(method, variants[-1]) for _ in range(2)]
+        losses = [[step() for _ in range(3)] for step in repeated]
         result["methods"][method] = {"step_cpu_s": median, "speedup_vs_eager": {v: median["eager"] / median[v] for v in variants},
-                                     "compiled_runs_identical": deterministic[0] == deterministic[1]}
+                                     f"{variants[-1]}_runs_identical": losses[0] == losses[1]}
         print(method, json.dumps(result["methods"][method]), flush=True)
     runs.atomic_write_json(HERE / "result.json", result)
 
