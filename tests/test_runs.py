@@ -96,3 +96,18 @@ def test_provenance_has_the_fields_the_book_reports():
         assert field in record
     assert record["torch_version"] == torch.__version__
     json.dumps(record)
+
+
+def test_the_committed_book_runs_are_valid_under_the_current_keys():
+    """A clean clone's ``make book`` retrains nothing: every run the default profile's pages need is committed
+    under the key the current code gives it. A change that moves a key (a version bump, a new config field
+    without KEY_ADDED_AT_DEFAULT) fails here until those runs are retrained and committed."""
+    from cmrlib import book
+    from cmrlib import experiments as ex
+
+    profile = book.DEFAULT_PROFILE
+    missing = [runs.default_run_dir(ex.resolve(spec, profile, seed)).relative_to(runs.project_root()).as_posix()
+               for specs, seeds, _ in ex.page_grids(profile).values() for spec in specs
+               for seed in ex.parse_seeds(seeds)
+               if not (runs.default_run_dir(ex.resolve(spec, profile, seed)) / "final.json").exists()]
+    assert not missing, f"{len(missing)} runs of the {profile} book would be retrained, e.g. {missing[:3]}"
