@@ -52,8 +52,9 @@ def scores(profile: str, seeds, clips: int = 8, force: bool = False) -> pd.DataF
         path = run_dir / "figure5.json"
         if path.exists() and not force:
             result = runs.read_json(path)
-        else:
-            model = load_trained(run_dir)
+        else:  # a clone without the checkpoint re-makes the weights once, as trained_cmr does
+            weights = run_dir if (run_dir / "checkpoints" / "last.pt").exists() else cache.rebuild_weights(run_dir)
+            model = load_trained(weights)
             config = runs.load_run_config(run_dir)
             clip_list = visualize.figure5_clips(model.fc.out_features, config["frames"], config["size"],
                                                 count=clips, profile=profile)
