@@ -95,6 +95,19 @@ def test_multiview_and_direction_are_cached_beside_the_run(root):
     assert again["reused"] and again["top1_multiview"] == row["top1_multiview"]
 
 
+def test_a_committed_run_without_checkpoint_is_evaluated_on_remade_weights(root):
+    row = ex.run("tsn", "smoke", seed=0, **TINY)
+    run_dir = root / row["run_dir"]
+    reference = ex.evaluate_cached(run_dir, 1, 1)
+    (run_dir / "eval_1x1.json").unlink()
+    for checkpoint in (run_dir / "checkpoints").glob("*.pt"):
+        checkpoint.unlink()
+    result = ex.evaluate_cached(run_dir, 1, 1)  # a clone of committed runs: no checkpoint, no evaluation yet
+    assert result["weights"].startswith("_build/weights/smoke/") and (run_dir / "eval_1x1.json").exists()
+    assert result["top1"] == reference["top1"]  # CPU training is deterministic: the re-made weights are the same
+    assert not (run_dir / "checkpoints" / "last.pt").exists(), "the committed run folder is left as it was"
+
+
 def test_bad_parameters_fail_at_once_with_a_message(root):
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
         ex.check_profile("nope")

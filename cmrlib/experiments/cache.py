@@ -127,15 +127,23 @@ def find_run(config: dict) -> tuple[Path | None, bool]:
 
 
 def evaluate_cached(run_dir: Path, clips: int, crops: int) -> dict:
-    """``cmrlib.evaluate.evaluate`` once per run and view protocol (eval_<clips>x<crops>.json)."""
+    """``cmrlib.evaluate.evaluate`` once per run and view protocol (eval_<clips>x<crops>.json). A committed run
+    whose checkpoint is not in the clone is evaluated on its re-made weights (``rebuild_weights``)."""
     from cmrlib.evaluate import evaluate
 
-    path = Path(run_dir) / f"eval_{clips}x{crops}.json"
-    with runs.locked(f"eval-{Path(run_dir).name}-{clips}x{crops}"):
+    run_dir = Path(run_dir)
+    path = run_dir / f"eval_{clips}x{crops}.json"
+    with runs.locked(f"eval-{run_dir.name}-{clips}x{crops}"):
         if path.exists():
             return runs.read_json(path)
+        if (run_dir / "checkpoints" / "last.pt").exists():
+            with quietly():
+                return evaluate(run_dir, clips=clips, crops=crops)
+        weights = rebuild_weights(run_dir)
         with quietly():
-            return evaluate(run_dir, clips=clips, crops=crops)
+            result = {**evaluate(weights, clips=clips, crops=crops, save=False), "weights": _relative(weights)}
+        runs.atomic_write_json(path, result)
+        return result
 
 
 def direction_cached(run_dir: Path) -> float:
