@@ -18,7 +18,7 @@ import copy
 import json
 import math
 
-BENCHMARKS = ("synth-something", "synth-kinetics", "synth-longrange")
+BENCHMARKS = ("synth-something", "synth-kinetics", "synth-longrange", "synth-physics")
 
 RECIPE = {
     # what is trained

@@ -1,6 +1,6 @@
 """Synthetic video benchmarks written as real H.264 .mp4 files with the real datasets' annotations.
 
-Nobody here can download Something-Something or Kinetics, so the book stands on three generated benchmarks
+Nobody here can download Something-Something or Kinetics, so the book stands on generated benchmarks
 (paper-spec §D, "Suggested synthetic suites"), one module each:
 
 * ``synth-something`` (S-temporal + S-bg, ``something.py``): 16 Something-Something-like classes, seven of
@@ -8,6 +8,9 @@ Nobody here can download Something-Something or Kinetics, so the book stands on 
 * ``synth-kinetics`` (S-scene, ``kinetics.py``): 16 classes = 4 scenes x 4 objects; one frame suffices.
 * ``synth-longrange`` (S-longrange, ``longrange.py``): two flashes, at the start and at the end; the class is
   whether they have the same colour.
+* ``synth-physics`` (``physics.py``, issue 18): 15 Something-Something templates simulated with MuJoCo and
+  rendered off-screen in 3D (perspective, shading, shadows, contact); 4 time-reversal pairs. Needs the
+  ``mujoco`` package and an off-screen OpenGL backend (EGL or OSMesa); the other benchmarks do not.
 
 ``draw.py`` holds what they share (sprites, backgrounds, camera, clutter, compositing). The scene clutter is set
 by ``draw.SCENE``; the cpu profile turns it down (``SYNTH_PROFILES["cpu"]["scene"]``) so that models trained
@@ -57,7 +60,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from cmrlib.data.synth import kinetics, longrange, something
+from cmrlib.data.synth import kinetics, longrange, physics, something
 from cmrlib.data.synth.draw import MASKS, SCENE, Array, Benchmark
 
 #: Per-profile sizes. ``frames`` and ``fps`` are inclusive ranges drawn per clip; ``scene`` overrides ``SCENE``.
@@ -82,13 +85,15 @@ SYNTH_PROFILES["cpu-powered"] = {**SYNTH_PROFILES["cpu"], "val_clips": 1536,
 X264_OPTIONS = {"crf": "18", "preset": "veryfast",
                 "x264-params": "bframes=0:keyint=16:min-keyint=16:scenecut=0:threads=1"}
 
-BENCHMARKS: dict[str, Benchmark] = {module.BENCHMARK.name: module.BENCHMARK
-                                    for module in (something, kinetics, longrange)}
+#: The benchmark modules, in the order of ``BENCHMARKS``.
+MODULES = (something, kinetics, longrange, physics)
+
+BENCHMARKS: dict[str, Benchmark] = {module.BENCHMARK.name: module.BENCHMARK for module in MODULES}
 
 #: Each generator's declared version: bump a benchmark module's ``VERSION`` when a change (there, in ``draw.py``
 #: or here) changes its clips. tests/test_golden.py compares the decoded first clips with recorded digests and
 #: fails until the version is bumped and the digests re-recorded.
-GENERATOR_VERSIONS: dict[str, int] = {module.BENCHMARK.name: module.VERSION for module in (something, kinetics, longrange)}
+GENERATOR_VERSIONS: dict[str, int] = {module.BENCHMARK.name: module.VERSION for module in MODULES}
 
 
 def _benchmark(name: str) -> Benchmark:
