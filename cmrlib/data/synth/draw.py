@@ -319,3 +319,14 @@ class Benchmark:
     @property
     def reversal_pairs(self) -> list[list[int]]:
         return [[forward, backward] for backward, forward in sorted(self.backward.items())]
+
+
+def paired_classes(pairs) -> tuple[list, dict]:
+    """Class names in order, each forward class followed by its time reversal (if any), and {backward: forward}."""
+    classes, backward = [], {}
+    for forward, reverse in pairs:
+        classes.append(forward)
+        if reverse is not None:
+            classes.append(reverse)
+            backward[len(classes) - 1] = len(classes) - 2
+    return classes, backward

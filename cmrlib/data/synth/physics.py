@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from cmrlib.data.synth.draw import Benchmark, _hsv
+from cmrlib.data.synth.draw import Benchmark, _hsv, paired_classes
 
 #: MUJOCO_GL values tried in order when the variable is unset, with the library each one needs.
 BACKENDS = (("egl", "EGL"), ("osmesa", "OSMesa"))
@@ -431,12 +431,7 @@ def _render_physics(kind: str, rng: np.random.Generator, num_frames: int, size: 
 
 
 def _benchmark() -> Benchmark:
-    classes, backward = [], {}
-    for forward, reverse in PHYSICS_PAIRS:
-        classes.append(forward)
-        if reverse is not None:
-            classes.append(reverse)
-            backward[len(classes) - 1] = len(classes) - 2
+    classes, backward = paired_classes(PHYSICS_PAIRS)
     left, right = classes.index(PHYSICS_PAIRS[0][0]), classes.index(PHYSICS_PAIRS[0][1])
     return Benchmark("synth-physics", "temporal", tuple(classes), _render_physics, backward, {left: right, right: left},
                      "the object(s) of the action: pushed, carried, dropped, the cup that covers (visible pixels)")

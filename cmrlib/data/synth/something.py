@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cmrlib.data.synth.draw import (OBJECT_SHAPES, TEXTURES, Benchmark, Sprite, _clutter, _compose, _lerp,
-                                        _progress, _random_colours, _random_sprite)
+                                        _progress, _random_colours, _random_sprite, paired_classes)
 
 #: (forward class, backward class or None). A backward class is the exact time reversal of its partner.
 SOMETHING_PAIRS = [
@@ -115,12 +115,7 @@ def _render_something(kind: str, rng: np.random.Generator, num_frames: int, size
 
 
 def _benchmark() -> Benchmark:
-    classes, backward = [], {}
-    for forward, reverse in SOMETHING_PAIRS:
-        classes.append(forward)
-        if reverse is not None:
-            classes.append(reverse)
-            backward[len(classes) - 1] = len(classes) - 2
+    classes, backward = paired_classes(SOMETHING_PAIRS)
     index = {name: i for i, name in enumerate(classes)}
     flips = [("Moving something from left to right", "Moving something from right to left"),
              ("Turning something clockwise", "Turning something anticlockwise")]
