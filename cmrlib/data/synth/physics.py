@@ -218,7 +218,7 @@ def _build(kind: str, scene: Scene):
     t0, t1 = _window(rng)
     prog = lambda t: _smooth((t - t0) / (t1 - t0))  # noqa: E731
     side = rng.choice([-1.0, 1.0])
-    yaw = rng.uniform(-0.4, 0.4)
+    rng.uniform(-0.4, 0.4)  # an unused draw, kept so that VERSION 1 clips stay as recorded
     y = rng.uniform(-0.08, 0.08)
     shapes_upright = ("box", "cylinder")
 
