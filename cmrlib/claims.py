@@ -344,14 +344,18 @@ def differences_frame(runs: pd.DataFrame, reference: str, metric: str = "top1") 
     return pd.DataFrame(rows)
 
 
+def _runs(results: dict) -> pd.DataFrame:
+    frames = [f for f in results.values() if isinstance(f, pd.DataFrame) and "run_dir" in f and len(f)]
+    return pd.concat(frames).drop_duplicates("run_dir") if frames else pd.DataFrame()
+
+
 def seed_spread(results: dict, metric: str = "top1") -> pd.DataFrame:
     """How much the seeds disagree: per benchmark, label and frame count of every training grid in
     ``results`` (each run once), the number of seeds, mean, standard deviation and range of ``metric``,
     largest spread first."""
-    frames = [f for f in results.values() if isinstance(f, pd.DataFrame) and "run_dir" in f and len(f)]
-    if not frames:
-        return pd.DataFrame()
-    runs = pd.concat(frames).drop_duplicates("run_dir")
+    runs = _runs(results)
+    if runs.empty:
+        return runs
     groups = runs.groupby(["benchmark", "label", "frames"], sort=False)[metric]
     table = groups.agg(seeds="count", mean="mean", std="std", low="min", high="max").reset_index()
     return table.sort_values("std", ascending=False, na_position="last").round(2).reset_index(drop=True)
@@ -373,11 +377,6 @@ def inputs(profile: str, retrain_before: float | None = None) -> dict:
         "sweep_speed": ex.speed(ex.sweep_specs(chosen.sweep_frames), profile, device=device, **options),
         "figure5": figure5.scores(profile, ex.seeds_for(profile, "ablation")),
     }
-
-
-def _runs(results: dict) -> pd.DataFrame:
-    frames = [f for f in results.values() if isinstance(f, pd.DataFrame) and "run_dir" in f and len(f)]
-    return pd.concat(frames).drop_duplicates("run_dir") if frames else pd.DataFrame()
 
 
 def spread_sources(results: dict, profile: str) -> pd.DataFrame:
