@@ -6,14 +6,15 @@
   trainer's seeded initialisation; the per-step losses and the logits of a fixed clip afterwards are compared
   with tests/golden/training.json. One short end-to-end run (``cmrlib.train.train`` on generated videos:
   decoding, sampling, augmentation, schedule, validation) is compared too.
-* generators: per benchmark and profile, a digest of the first clips as written (H.264) and decoded by decord:
-  per-frame means on a 4 x 4 grid, compared with tests/golden/generators.json.
+* generators: per benchmark and profile, digests of the first clips, per-frame means on a 4 x 4 grid: of the
+  frames as rendered (tests/golden/rendered.json) and as written (H.264) and decoded by decord
+  (tests/golden/generators.json).
 
 Tolerances absorb float noise across CPUs (other SIMD kernels, other thread counts): relative 1e-4 on losses and
 logits (with an absolute floor of 1e-6; measured: at most 3.5e-6 between 1 and 2 threads), 5e-3 on the end-to-end
-run (its generated videos differ by a few grey levels between machines; measured: 1e-4), and 1.0 grey level (of
-255) on the decoded digests. A real change of
-behaviour moves these numbers by far more.
+run (its generated videos differ by a few grey levels between machines; measured: 1e-4), 1.0 grey level (of 255)
+on the rendered digests and 6.0 on the decoded ones (``ENCODED_GREY_TOL``: libx264 is not bit-reproducible here).
+A real change of behaviour moves these numbers by far more.
 
 When a test here fails because you changed what a run computes on purpose: bump ``TRAINING_VERSION`` (or the
 benchmark module's ``VERSION``), then re-record with ``CMR_RECORD_GOLDEN=1 .venv/bin/python -m pytest
@@ -40,6 +41,11 @@ from cmrlib import train as trainlib
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RECORD = os.environ.get("CMR_RECORD_GOLDEN", "") not in ("", "0")
 RTOL, ATOL, GREY_TOL = 1e-4, 1e-6, 1.0
+# libx264 (threads=1, fixed options) does not always write the same bytes for the same frames: in about one
+# process in three that has rendered with MuJoCo first, one synth-physics smoke clip decodes up to 3.97 grey
+# levels away (measured; the rendered frames are bit-identical). Rendered frames are therefore checked at
+# GREY_TOL and the written files at this wider tolerance, which a change of the encoder settings still exceeds.
+ENCODED_GREY_TOL = 6.0
 # The end-to-end run trains on videos generated on this machine, which are not bit-identical across machines
 # and processes (a few clips differ by a grey level here and there), so its tolerance is wider.
 END_TO_END_RTOL = 5e-3
@@ -66,8 +72,17 @@ def _check_or_record(name: str, version_key: str, version: int, case: str, value
         pytest.fail(f"no golden for {case} at {version_key} {version} in tests/golden/{name}: "
                     "record it with CMR_RECORD_GOLDEN=1 (see this file's docstring)")
     if not tol(values, recorded):
-        pytest.fail(f"{case}: behaviour changed at {version_key} {version} (got {values}, recorded {recorded}). "
+        pytest.fail(f"{case}: behaviour changed at {version_key} {version} ({_largest_change(values, recorded)}). "
                     f"If the change is intended, bump {version_key} and re-record (CMR_RECORD_GOLDEN=1).")
+
+
+def _largest_change(values: dict, recorded: dict) -> str:
+    if values.keys() != recorded.keys():
+        return f"entries {sorted(values)} against recorded {sorted(recorded)}"
+    changes = {k: float(np.abs(np.subtract(values[k], recorded[k])).max()) if np.shape(values[k]) == np.shape(
+        recorded[k]) else float("inf") for k in values}
+    worst = max(changes, key=changes.get)
+    return f"largest change {changes[worst]:.3g} in {worst!r}"
 
 
 def _close(values: dict, recorded: dict, rtol: float = RTOL) -> bool:
@@ -124,43 +139,44 @@ def test_a_short_end_to_end_run_matches_the_golden(tmp_path):
                      values, lambda got, recorded: _close(got, recorded, END_TO_END_RTOL))
 
 
-def decoded_digest(benchmark: str, profile: str, clips: int = 2) -> dict:
-    """Per clip: the decoded frames' means on a 4 x 4 grid per channel, (frames, 4, 4, 3) as nested lists."""
+def _grid_means(frames: np.ndarray) -> list:
+    """Frames (F, H, W, 3) as means on a 4 x 4 grid per channel, (F, 4, 4, 3) as nested lists."""
+    n, h, w, c = frames.shape
+    return np.round(frames.reshape(n, 4, h // 4, 4, w // 4, c).astype(np.float64).mean(axis=(2, 4)), 2).tolist()
+
+
+def clip_digests(benchmark: str, profile: str, clips: int = 2) -> tuple[dict, dict]:
+    """Per clip: the grid means of the rendered frames and of the frames written (H.264) and decoded by decord."""
     import decord
 
     params = synth.SYNTH_PROFILES[profile]
-    digest = {}
+    rendered, decoded = {}, {}
     for plan in synth.plan_clips(benchmark, profile)[:clips]:
         frames, _ = synth.render_clip(benchmark, plan.label, plan.seed, plan.num_frames, params["size"],
                                       scene=params.get("scene"))
         path = GOLDEN.parent / f".golden-{os.getpid()}.mp4"
         path.write_bytes(synth.encode_mp4(frames, plan.fps))
         try:
-            decoded = decord.VideoReader(str(path)).get_batch(list(range(plan.num_frames))).asnumpy()
+            frames_back = decord.VideoReader(str(path)).get_batch(list(range(plan.num_frames))).asnumpy()
         finally:
             path.unlink()
-        n, h, w, c = decoded.shape
-        grid = decoded.reshape(n, 4, h // 4, 4, w // 4, c).astype(np.float64).mean(axis=(2, 4))
-        digest[plan.id] = np.round(grid, 2).tolist()
-    return digest
+        rendered[plan.id], decoded[plan.id] = _grid_means(np.asarray(frames)), _grid_means(frames_back)
+    return rendered, decoded
 
 
-def _grey_close(values: dict, recorded: dict) -> bool:
+def _grey_close(values: dict, recorded: dict, tol: float = GREY_TOL) -> bool:
     return values.keys() == recorded.keys() and all(
-        np.shape(values[k]) == np.shape(recorded[k]) and np.abs(np.subtract(values[k], recorded[k])).max() <= GREY_TOL
+        np.shape(values[k]) == np.shape(recorded[k]) and np.abs(np.subtract(values[k], recorded[k])).max() <= tol
         for k in values)
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu"])
 @pytest.mark.parametrize("benchmark", sorted(synth.BENCHMARKS))
-def test_generated_clips_match_the_golden(benchmark, profile, request):
+def test_generated_clips_match_the_golden(benchmark, profile):
     if benchmark == "synth-physics" and synth.physics.backend_problem():
         pytest.skip(synth.physics.backend_problem())
-    if benchmark == "synth-physics" and profile == "smoke":
-        # Known (issue 18): its second clip (a push: contact dynamics) digests differently when synth-longrange's
-        # golden cases ran first in the same pytest process (up to 3.97 grey levels from frame 8); run alone it
-        # matches, and two fresh processes render it bit for bit. Not yet explained: visible here, not hidden.
-        request.applymarker(pytest.mark.xfail(strict=False, reason="synth-physics: process-order dependent clip"))
-    values = decoded_digest(benchmark, profile)
+    rendered, decoded = clip_digests(benchmark, profile)
+    _check_or_record("rendered.json", f"{benchmark} VERSION", synth.GENERATOR_VERSIONS[benchmark],
+                     profile, rendered, _grey_close)
     _check_or_record("generators.json", f"{benchmark} VERSION", synth.GENERATOR_VERSIONS[benchmark],
-                     profile, values, _grey_close)
+                     profile, decoded, lambda got, recorded: _grey_close(got, recorded, ENCODED_GREY_TOL))
