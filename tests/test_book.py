@@ -1,7 +1,7 @@
 """The book: notebook structure, the toc, bad parameters, and a smoke build of the whole book.
 
 The smoke build (marked slow) runs ``python -m cmrlib book --profile smoke``: papermill executes every
-notebook into runs/smoke/ (reusing the cached smoke runs that nbval and earlier builds trained), then
+notebook into runs/smoke/ (reusing the committed smoke runs; nbval runs only the method chapters), then
 jupyter-book builds _build/html. It checks that every chapter is rendered and that no notebook holds an
 error output.
 """
