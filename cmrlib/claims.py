@@ -27,6 +27,7 @@ class Check:
                 "ours_a": _mean_std(effect.mean_a, effect.std_a), "ours_b": _mean_std(effect.mean_b, effect.std_b),
                 "effect": round(effect.diff, 2), "interval_95": effect.interval(), "n": f"{effect.n_a}/{effect.n_b or '-'}",
                 "kind": effect.kind + (f" (±{effect.margin:g})" if effect.kind != "greater" else ""),
+                "interval": "paired" if effect.paired else "one-sample" if effect.n_b == 0 else "Welch",
                 "verdict": effect.verdict, "core": self.core}
 
 
@@ -107,6 +108,15 @@ def _paper(a: float, b: float, unit: str = "") -> str:
     return f"{a:g}{unit} vs {b:g}{unit} ({a - b:+.1f})"
 
 
+def blocked(a, b) -> bool:
+    """Whether two groups form a blocked design: per-seed values of the same seeds (at least two). Runs with
+    the same seed see the same clips in the same order and augmentation whatever the method, so such checks use
+    the paired interval on per-seed differences; other checks (different seeds, timed repeats, a constant) use
+    Welch's."""
+    return (isinstance(a, pd.Series) and isinstance(b, pd.Series) and a.index.name == b.index.name == "seed"
+            and len(a) >= 2 and set(a.index) == set(b.index))
+
+
 class _Builder:
     """Collects the checks of one claim; a check whose data are missing is recorded as not run."""
 
@@ -121,6 +131,7 @@ class _Builder:
             if core:
                 self.missing.append(statement)
             return
+        paired = paired or blocked(a, b)
         self.claim.checks.append(Check(self.claim.key, statement, compare(a, b, kind, margin, paired, gain), paper, core))
 
     def done(self) -> Claim:
@@ -392,8 +403,9 @@ def spread_sources(results: dict, profile: str) -> pd.DataFrame:
 
 def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "table1")) -> pd.DataFrame:
     """A power calculation from the measured spread: per grid, each row against the grid's first row over the
-    seeds both have (the blocked design), the standard deviation of the per-seed differences and the seeds a
-    paired comparison needs to resolve a true difference of d = GAIN_MARGIN points (power 0.8, 95 %)."""
+    seeds both have (the blocked design), the standard deviation of the per-seed differences, the seeds a
+    paired comparison needs to resolve a true difference of d = GAIN_MARGIN points (power 0.8, 95 %), and the
+    smallest difference that the seeds we ran resolve at that power."""
     rows = []
     for name in grids:
         frame = results.get(name)
@@ -407,6 +419,8 @@ def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "t
             sd = float(differences.std(ddof=1)) if len(differences) > 1 else float("nan")
             needed = stats.seeds_needed(sd, GAIN_MARGIN, most=100) if sd > 0 else float("nan")
             needed = ">100" if needed == 101 else needed
+            resolved = stats.resolvable_difference(sd, len(differences)) if sd > 0 else float("nan")
             rows.append({"grid": name, "row": label, "against": reference, "seeds": len(differences),
-                         "sd of differences": round(sd, 2), f"seeds for d={GAIN_MARGIN:g}": needed})
+                         "sd of differences": round(sd, 2), f"seeds for d={GAIN_MARGIN:g}": needed,
+                         "resolved at these seeds": round(resolved, 1)})
     return pd.DataFrame(rows)

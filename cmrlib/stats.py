@@ -6,9 +6,10 @@ The rule (the book's claims chapter restates it):
 * Every check compares two groups of per-seed numbers, ``a`` and ``b`` (top-1 in percent, or latency in ms
   from repeated timings). A group can also be a fixed reference value (a constant, e.g. chance = 50 %).
 * The **effect** is the difference of means ``mean(a) - mean(b)``. Its **spread** is given as the standard
-  deviation of each group across seeds and as a 95 % confidence interval of the difference: Welch's t
-  interval for independent runs (different models, same seeds), or the paired t interval on per-seed
-  differences when both numbers come from the same run (e.g. 1-view against multi-view testing of one model).
+  deviation of each group across seeds and as a 95 % confidence interval of the difference: the paired t
+  interval on per-seed differences when both groups hold the same seeds (a blocked design: runs with the same
+  seed see the same clips, order and augmentation whatever the method; also two views of one run), else
+  Welch's t interval (different seeds, timed repeats) or the one-sample interval against a constant.
   The t quantile (``scipy.stats.t``) uses the floor of the Welch-Satterthwaite degrees of freedom
   (conservative).
 * Verdicts, for a check of kind
@@ -180,6 +181,22 @@ def seeds_needed(sd_difference: float, d: float, power: float = 0.8, alpha: floa
         if stats.nct.sf(critical, n - 1, d * math.sqrt(n) / sd_difference) >= power:
             return n
     return most + 1
+
+
+def resolvable_difference(sd_difference: float, n: int, power: float = 0.8, alpha: float = 0.05) -> float:
+    """The smallest true difference (points) that ``n`` paired seeds resolve with probability ``power``: the d at
+    which ``seeds_needed`` would answer n (bisection on the same noncentral-t power)."""
+    if not sd_difference > 0 or n < 2:
+        raise ValueError(f"need sd_difference > 0 and n >= 2 (got {sd_difference}, {n})")
+    critical = stats.t.ppf(1 - alpha / 2, n - 1)
+    low, high = 0.0, 100.0 * sd_difference
+    for _ in range(60):
+        middle = (low + high) / 2
+        if stats.nct.sf(critical, n - 1, middle * math.sqrt(n) / sd_difference) >= power:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def sampling_std(top1_percent, clips: int) -> float:

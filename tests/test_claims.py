@@ -150,6 +150,19 @@ def test_claim_2_reports_whether_synth_longrange_can_tell_without_letting_it_dec
     assert {c.key: c for c in claims.assess({"table6": t6, "longrange": lr})}["2"].verdict == HELD
 
 
+def test_checks_on_the_same_seeds_use_the_paired_interval_and_others_welch():
+    # seeds that move both rows together: the blocked (paired) interval resolves a gain that Welch cannot
+    t6 = _grid({"baseline": [70, 80, 90], "+CME": [71, 81, 91.5], "+SME": [72, 81, 90.5]})
+    checks = {c.statement: c for c in {c.key: c for c in claims.assess({"table6": t6})}["1"].checks}
+    row = checks["+CME > baseline"].row()
+    assert checks["+CME > baseline"].effect.paired and row["interval"] == "paired"
+    assert checks["+CME > baseline"].effect.verdict == HELD
+    assert compare(t6[t6.label == "+CME"]["top1"], t6[t6.label == "baseline"]["top1"]).verdict == INCONCLUSIVE
+    fewer = t6[~((t6.label == "+CME") & (t6.seed == 2))]
+    checks = {c.statement: c for c in {c.key: c for c in claims.assess({"table6": fewer})}["1"].checks}
+    assert not checks["+CME > baseline"].effect.paired and checks["+CME > baseline"].row()["interval"] == "Welch"
+
+
 def test_assess_claim_1_not_held_when_cme_hurts():
     t6 = _grid({"baseline": [50, 51, 52], "+MEM": [44, 45, 46], "+PEM": [45, 46, 47],
                 "+CME": [40, 41, 42], "+SME": [55, 56, 57], "+CME&SME": [55, 56, 57]})
@@ -255,6 +268,15 @@ def test_seeds_needed_follows_the_noncentral_t_power():
     assert stats.seeds_needed(1.0, 2.0) < n < stats.seeds_needed(4.0, 2.0)
     with pytest.raises(ValueError):
         stats.seeds_needed(0.0, 2.0)
+
+
+def test_resolvable_difference_inverts_seeds_needed():
+    for sd in (1.0, 2.5, 4.0):
+        n = stats.seeds_needed(sd, 2.0)
+        assert stats.resolvable_difference(sd, n) <= 2.0 < stats.resolvable_difference(sd, n - 1)
+    assert stats.resolvable_difference(2.0, 5) > stats.resolvable_difference(2.0, 20)
+    with pytest.raises(ValueError):
+        stats.resolvable_difference(2.0, 1)
 
 
 def test_spread_components_split_sampling_from_seed_noise():
