@@ -13,7 +13,7 @@
 Tolerances absorb float noise across CPUs (other SIMD kernels, other thread counts): relative 1e-4 on losses and
 logits (with an absolute floor of 1e-6; measured: at most 3.5e-6 between 1 and 2 threads), 5e-3 on the end-to-end
 run (its generated videos differ by a few grey levels between machines; measured: 1e-4), 1.0 grey level (of 255)
-on the rendered digests and 6.0 on the decoded ones (``ENCODED_GREY_TOL``: libx264 is not bit-reproducible here).
+on the rendered digests and 10.0 on the decoded ones (``ENCODED_GREY_TOL``: libx264 is not bit-reproducible here).
 A real change of behaviour moves these numbers by far more.
 
 When a test here fails because you changed what a run computes on purpose: bump ``TRAINING_VERSION`` (or the
@@ -42,10 +42,11 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 RECORD = os.environ.get("CMR_RECORD_GOLDEN", "") not in ("", "0")
 RTOL, ATOL, GREY_TOL = 1e-4, 1e-6, 1.0
 # libx264 (threads=1, fixed options) does not always write the same bytes for the same frames: in about one
-# process in three that has rendered with MuJoCo first, one synth-physics smoke clip decodes up to 3.97 grey
-# levels away (measured; the rendered frames are bit-identical). Rendered frames are therefore checked at
-# GREY_TOL and the written files at this wider tolerance, which a change of the encoder settings still exceeds.
-ENCODED_GREY_TOL = 6.0
+# pytest process in six, one synth-physics smoke clip decodes up to 6.61 grey levels (a 4 x 4 cell mean) away
+# from its golden although its rendered frames are bit-identical (measured 2026-11-30; the other generators'
+# golden cases ran first in those processes). Rendered frames are therefore checked at GREY_TOL and the written
+# files at this wider tolerance, which still catches a wrong colour space, frame order or a much lower quality.
+ENCODED_GREY_TOL = 10.0
 # The end-to-end run trains on videos generated on this machine, which are not bit-identical across machines
 # and processes (a few clips differ by a grey level here and there), so its tolerance is wider.
 END_TO_END_RTOL = 5e-3
@@ -72,7 +73,8 @@ def _check_or_record(name: str, version_key: str, version: int, case: str, value
         pytest.fail(f"no golden for {case} at {version_key} {version} in tests/golden/{name}: "
                     "record it with CMR_RECORD_GOLDEN=1 (see this file's docstring)")
     if not tol(values, recorded):
-        pytest.fail(f"{case}: behaviour changed at {version_key} {version} ({_largest_change(values, recorded)}). "
+        pytest.fail(f"{case}: behaviour changed at {version_key} {version} ({_largest_change(values, recorded)}; "
+                    f"tests/golden/{name}). "
                     f"If the change is intended, bump {version_key} and re-record (CMR_RECORD_GOLDEN=1).")
 
 
