@@ -251,7 +251,9 @@ def variants_page(runs: pd.DataFrame, margin: float) -> pd.DataFrame:
         if per_seed["paper"].empty or per_seed["released"].empty:
             continue
         effect = compare(per_seed["released"], per_seed["paper"], "equivalent", margin, paired=True)
-        rows.append({"model": model, "paper": mean_std(per_seed["paper"]), "released": mean_std(per_seed["released"]),
+        profiles = runs.loc[runs["label"].str.startswith(model), "profile"] if "profile" in runs else pd.Series([], dtype=str)
+        rows.append({"model": model, "profile": ", ".join(sorted(set(profiles))) or "-",
+                     "paper": mean_std(per_seed["paper"]), "released": mean_std(per_seed["released"]),
                      "released − paper": round(effect.diff, 2), "interval_95 (paired)": effect.interval(),
                      "seeds": effect.n_a, f"same within ±{margin:g}": effect.verdict})
     return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Train the cpu-powered grid, most claims first (Table 6, 4, 2, 1 at 8 frames, long-range, 3, 5, variants,
+"""Train the cpu-powered grid, most claims first (Table 6, 4, 2, 1 at 8 frames, long-range, variants, 3, 5,
 Table 1 at 16 frames), one process, part k of n (runs i with i % n == k), so that two of these share the work.
 Part 0 first makes the synth-longrange set (its runs come much later in the order).
     CMR_QUIET=1 .venv/bin/python runs/logs/train_powered.py K N
@@ -10,7 +10,7 @@ from cmrlib import experiments as ex
 from cmrlib import loaders, runs
 
 k, n = int(sys.argv[1]), int(sys.argv[2])
-order = ["table6", "table4", "table2", "table1", "longrange", "table3", "table5", "variants"]
+order = ["table6", "table4", "table2", "table1", "longrange", "variants", "table3", "table5"]
 grids = ex.page_grids("cpu-powered")
 configs = {}
 for name in order:
