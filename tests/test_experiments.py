@@ -173,7 +173,7 @@ def test_speed_is_measured_once_and_then_read_from_the_cache(root):
 
 def test_variants_page_pairs_seeds_and_names_the_profile():
     rows = [{"label": label, "seed": seed, "top1": top1, "profile": "cpu-powered"}
-            for label, values in {"CMR (paper)": [80.0, 84.0, 78.0], "CMR (released)": [80.5, 84.2, 78.4],
+            for label, values in {"CMR (paper)": [80.0, 84.0, 78.0], "CMR (released)": [80.6, 84.5, 78.5],
                                   "TEA (paper)": [70.0, 75.0, 72.0], "TEA (released)": [60.0, 66.0, 61.0]}.items()
             for seed, top1 in enumerate(values)]
     page = ex.variants_page(pd.DataFrame(rows), margin=2.0).set_index("model")
@@ -181,5 +181,6 @@ def test_variants_page_pairs_seeds_and_names_the_profile():
     assert page.loc["CMR", "same within ±2"] == "held"          # paired: the seeds move both variants together
     assert page.loc["TEA", "same within ±2"] == "not held"      # released about 10 points lower on every seed
     assert page.loc["TEA", "released − paper"] == pytest.approx(-10.0)
+    assert page.loc["TEA", "released differs"] == "lower" and page.loc["CMR", "released differs"] == "higher"
     only_cmr = ex.variants_page(pd.DataFrame([r for r in rows if r["label"].startswith("CMR")]), margin=2.0)
     assert list(only_cmr["model"]) == ["CMR"]

@@ -241,7 +241,8 @@ def dataset_page(profile: str) -> pd.DataFrame:
 
 def variants_page(runs: pd.DataFrame, margin: float) -> pd.DataFrame:
     """The released code against the paper, per model: mean ± std over seeds and the paired 95 % interval of
-    released − paper on the shared seeds, with the verdict of "the same within ``margin`` points"."""
+    released − paper on the shared seeds, with the verdict of "the same within ``margin`` points" and whether the
+    interval excludes zero (released lower or higher)."""
     from cmrlib.stats import compare
 
     rows = []
@@ -255,5 +256,7 @@ def variants_page(runs: pd.DataFrame, margin: float) -> pd.DataFrame:
         rows.append({"model": model, "profile": ", ".join(sorted(set(profiles))) or "-",
                      "paper": mean_std(per_seed["paper"]), "released": mean_std(per_seed["released"]),
                      "released − paper": round(effect.diff, 2), "interval_95 (paired)": effect.interval(),
-                     "seeds": effect.n_a, f"same within ±{margin:g}": effect.verdict})
+                     "seeds": effect.n_a, f"same within ±{margin:g}": effect.verdict,
+                     "released differs": ("lower" if effect.ci_high < 0 else "higher" if effect.ci_low > 0
+                                          else "not shown")})
     return pd.DataFrame(rows)

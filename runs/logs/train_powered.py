@@ -20,6 +20,7 @@ for name in order:
             config = ex.resolve(spec, "cpu-powered", seed)
             configs.setdefault(runs.default_run_dir(config), config)
 todo = sorted(configs.items(), key=lambda item: item[1]["frames"])  # stable: 8 frames first, this order kept
+todo = [(run_dir, config) for run_dir, config in todo if not (run_dir / "final.json").exists()]  # split what is left
 if k == 0:
     longrange = next(config for config in configs.values() if config["benchmark"] == "synth-longrange")
     loaders.dataset_root(longrange)
