@@ -184,3 +184,7 @@ def test_variants_page_pairs_seeds_and_names_the_profile():
     assert page.loc["TEA", "released differs"] == "lower" and page.loc["CMR", "released differs"] == "higher"
     only_cmr = ex.variants_page(pd.DataFrame([r for r in rows if r["label"].startswith("CMR")]), margin=2.0)
     assert list(only_cmr["model"]) == ["CMR"]
+    # another profile's paper rows (e.g. the cpu profile's CMR, which has no released runs) stay out of the pairs
+    other = [{**r, "profile": "cpu", "seed": r["seed"] + 5} for r in rows if r["label"] == "CMR (paper)"]
+    mixed = ex.variants_page(pd.DataFrame(rows + other), margin=2.0)
+    assert list(mixed["profile"]) == ["cpu-powered", "cpu-powered"] and list(mixed["seeds"]) == [3, 3]

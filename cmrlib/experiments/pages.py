@@ -240,23 +240,24 @@ def dataset_page(profile: str) -> pd.DataFrame:
 
 
 def variants_page(runs: pd.DataFrame, margin: float) -> pd.DataFrame:
-    """The released code against the paper, per model: mean ± std over seeds and the paired 95 % interval of
-    released − paper on the shared seeds, with the verdict of "the same within ``margin`` points" and whether the
-    interval excludes zero (released lower or higher)."""
+    """The released code against the paper, per model and profile: mean ± std over seeds and the paired 95 %
+    interval of released − paper on the shared seeds, with the verdict of "the same within ``margin`` points" and
+    whether the interval excludes zero (released lower or higher). A profile without both variants is left out."""
     from cmrlib.stats import compare
 
+    runs = runs if "profile" in runs else runs.assign(profile="-")
     rows = []
     for model in ("CMR", "TEA"):
-        per_seed = {variant: runs[runs["label"] == f"{model} ({variant})"].set_index("seed")["top1"]
-                    for variant in ("paper", "released")}
-        if per_seed["paper"].empty or per_seed["released"].empty:
-            continue
-        effect = compare(per_seed["released"], per_seed["paper"], "equivalent", margin, paired=True)
-        profiles = runs.loc[runs["label"].str.startswith(model), "profile"] if "profile" in runs else pd.Series([], dtype=str)
-        rows.append({"model": model, "profile": ", ".join(sorted(set(profiles))) or "-",
-                     "paper": mean_std(per_seed["paper"]), "released": mean_std(per_seed["released"]),
-                     "released − paper": round(effect.diff, 2), "interval_95 (paired)": effect.interval(),
-                     "seeds": effect.n_a, f"same within ±{margin:g}": effect.verdict,
-                     "released differs": ("lower" if effect.ci_high < 0 else "higher" if effect.ci_low > 0
-                                          else "not shown")})
+        for profile, group in runs.groupby("profile", sort=True):
+            per_seed = {variant: group[group["label"] == f"{model} ({variant})"].set_index("seed")["top1"]
+                        for variant in ("paper", "released")}
+            if per_seed["paper"].empty or per_seed["released"].empty:
+                continue
+            effect = compare(per_seed["released"], per_seed["paper"], "equivalent", margin, paired=True)
+            rows.append({"model": model, "profile": profile,
+                         "paper": mean_std(per_seed["paper"]), "released": mean_std(per_seed["released"]),
+                         "released − paper": round(effect.diff, 2), "interval_95 (paired)": effect.interval(),
+                         "seeds": effect.n_a, f"same within ±{margin:g}": effect.verdict,
+                         "released differs": ("lower" if effect.ci_high < 0 else "higher" if effect.ci_low > 0
+                                              else "not shown")})
     return pd.DataFrame(rows)
