@@ -177,22 +177,26 @@ def seeds_needed(sd_difference: float, d: float, power: float = 0.8, alpha: floa
     if not sd_difference > 0 or not d > 0:
         raise ValueError(f"need sd_difference > 0 and d > 0 (got {sd_difference}, {d})")
     for n in range(2, most + 1):
-        critical = stats.t.ppf(1 - alpha / 2, n - 1)
-        if stats.nct.sf(critical, n - 1, d * math.sqrt(n) / sd_difference) >= power:
+        if _paired_power(d, sd_difference, n, alpha) >= power:
             return n
     return most + 1
 
 
+def _paired_power(d: float, sd_difference: float, n: int, alpha: float) -> float:
+    """P(noncentral t_{n-1}(d sqrt(n) / sd) > t_{1-alpha/2, n-1}): the power of a paired comparison of n seeds."""
+    critical = stats.t.ppf(1 - alpha / 2, n - 1)
+    return float(stats.nct.sf(critical, n - 1, d * math.sqrt(n) / sd_difference))
+
+
 def resolvable_difference(sd_difference: float, n: int, power: float = 0.8, alpha: float = 0.05) -> float:
     """The smallest true difference (points) that ``n`` paired seeds resolve with probability ``power``: the d at
-    which ``seeds_needed`` would answer n (bisection on the same noncentral-t power)."""
+    which ``seeds_needed`` would answer n (bisection on the same power, ``_paired_power``)."""
     if not sd_difference > 0 or n < 2:
         raise ValueError(f"need sd_difference > 0 and n >= 2 (got {sd_difference}, {n})")
-    critical = stats.t.ppf(1 - alpha / 2, n - 1)
     low, high = 0.0, 100.0 * sd_difference
     for _ in range(60):
         middle = (low + high) / 2
-        if stats.nct.sf(critical, n - 1, middle * math.sqrt(n) / sd_difference) >= power:
+        if _paired_power(middle, sd_difference, n, alpha) >= power:
             high = middle
         else:
             low = middle
