@@ -311,6 +311,8 @@ def _best_temporal(frame):
 
 HEADLINE_CHECKS = {  # glue key -> the statement of the check it reports (for the intro's sentences)
     "cme_gain": "+CME > baseline",
+    "sme_gain": "+SME > baseline",
+    "cme_sme_gain": "TIM+CME&SME > TIM",
     "longrange_cme_mem": "synth-longrange: TIM+CME > TIM+MEM",
     "temporal_contrast": "CMR − TSN on synth-something > on synth-kinetics (8 frames)",
 }
@@ -405,7 +407,8 @@ def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "t
     """A power calculation from the measured spread: per grid, each row against the grid's first row over the
     seeds both have (the blocked design), the standard deviation of the per-seed differences, the seeds a
     paired comparison needs to resolve a true difference of d = GAIN_MARGIN points (power 0.8, 95 %), and the
-    smallest difference that the seeds we ran resolve at that power."""
+    smallest difference that the seeds we ran resolve at that power; "95 % half-width" is half the width of the
+    paired 95 % interval of the difference at those seeds."""
     rows = []
     for name in grids:
         frame = results.get(name)
@@ -420,7 +423,46 @@ def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "t
             needed = stats.seeds_needed(sd, GAIN_MARGIN, most=100) if sd > 0 else float("nan")
             needed = ">100" if needed == 101 else needed
             resolved = stats.resolvable_difference(sd, len(differences)) if sd > 0 else float("nan")
+            half_width = stats.t_quantile_975(len(differences) - 1) * sd / len(differences) ** 0.5 \
+                if len(differences) > 1 else float("nan")
             rows.append({"grid": name, "row": label, "against": reference, "seeds": len(differences),
-                         "sd of differences": round(sd, 2), f"seeds for d={GAIN_MARGIN:g}": needed,
-                         "resolved at these seeds": round(resolved, 1)})
+                         "sd of differences": round(sd, 2), "95 % half-width": round(half_width, 2),
+                         f"seeds for d={GAIN_MARGIN:g}": needed, "resolved at these seeds": round(resolved, 1)})
     return pd.DataFrame(rows)
+
+
+ABLATION_GRIDS = ("table3", "table4", "table5", "table6")
+
+
+def targets(results: dict, claims) -> pd.DataFrame:
+    """The powered-verdicts issue's targets measured on this profile's runs: the seed-to-seed spread of every
+    config, the precision of the ablation tables' differences, the decisive claims, and the two benchmark
+    checks (synth-kinetics is learned; TSN cannot tell the direction of synth-something's reversal pairs)."""
+    def value(x, digits=1):
+        return round(float(x), digits) if pd.notna(x) else float("nan")
+
+    spread = seed_spread(results)
+    stds = spread["std"].dropna() if len(spread) else pd.Series(dtype=float)
+    powered = seeds_for_d(results, ABLATION_GRIDS)
+    widths = powered["95 % half-width"].dropna() if len(powered) else pd.Series(dtype=float)
+    decisive = sum(claim.verdict != INCONCLUSIVE for claim in claims)
+
+    def tsn(name, metric):
+        frame = results.get(name)
+        if frame is None or frame.empty:
+            return float("nan")
+        rows = frame[(frame["label"] == "TSN") & (frame["frames"] == 8)]
+        return rows[metric].mean() if metric in rows and len(rows) else float("nan")
+
+    kinetics, direction = tsn("table2", "top1"), tsn("table1", "direction_acc")
+    rows = [("median std of top-1 over seeds (points)", value(stds.median()), "≤ 2.0", stds.median() <= 2.0),
+            ("largest std of top-1 over seeds (points)", value(stds.max()), "≤ 4.0", stds.max() <= 4.0),
+            ("median 95 % half-width, Tables 3-6 differences (points)", value(widths.median()), "≤ 2.5",
+             widths.median() <= 2.5),
+            ("claims with a decisive verdict", decisive, f"≥ 9 of {len(claims)}", decisive >= 9),
+            ("synth-kinetics TSN top-1 (%)", value(kinetics), "≥ 60", kinetics >= 60),
+            ("synth-something TSN direction accuracy (%)", value(direction), "40-60", 40 <= direction <= 60)]
+    frame = pd.DataFrame([{"measure": m, "target": t, "met": bool(ok) if pd.notna(v) else False}
+                          for m, v, t, ok in rows])
+    frame.insert(1, "measured", pd.Series([v for _, v, _, _ in rows], dtype=object))  # the count stays an int
+    return frame

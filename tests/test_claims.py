@@ -289,3 +289,33 @@ def test_spread_components_split_sampling_from_seed_noise():
     assert table.loc["A", "std"] == 0 and table.loc["A", "seed std"] == 0
     assert table.loc["A", "sampling std"] == pytest.approx(100 * (0.8 * 0.2 / 1536) ** 0.5, abs=0.01)
     assert table.loc["B", "seed std"] == pytest.approx((table.loc["B", "std"] ** 2 - table.loc["B", "sampling std"] ** 2) ** 0.5, abs=0.02)
+
+
+def _runs_of(grid: pd.DataFrame, name: str, benchmark: str = "synth-something") -> pd.DataFrame:
+    return grid.assign(benchmark=benchmark, run_dir=[f"{name}/{r.label}/{r.seed}" for r in grid.itertuples()])
+
+
+def test_seeds_for_d_reports_the_paired_half_width():
+    t6 = _runs_of(_grid({"baseline": [40, 41, 42, 43], "+CME": [42, 42, 45, 45]}), "t6")
+    row = claims.seeds_for_d({"table6": t6}).iloc[0]
+    differences = pd.Series([2.0, 1.0, 3.0, 2.0])
+    assert row["sd of differences"] == pytest.approx(differences.std(), abs=0.01)
+    assert row["95 % half-width"] == pytest.approx(stats.t_quantile_975(3) * differences.std() / 2, abs=0.01)
+
+
+def test_targets_measure_the_issue_table_on_the_runs():
+    t6 = _runs_of(_grid({"baseline": [40, 41, 42], "+CME": [41, 42, 43.5]}), "t6")
+    t1 = _runs_of(_grid({"TSN": [30, 31, 32], "CMR": [60, 61, 62]}), "t1").assign(direction_acc=[48, 50, 52, 90, 91, 92])
+    t2 = _runs_of(_grid({"TSN": [59, 60, 64]}), "t2", "synth-kinetics")
+    results = {"table6": t6, "table1": t1, "table2": t2}
+    table = claims.targets(results, claims.assess(results)).set_index("measure")
+    assert table.loc["synth-kinetics TSN top-1 (%)", "measured"] == 61.0
+    assert table.loc["synth-kinetics TSN top-1 (%)", "met"]
+    assert table.loc["synth-something TSN direction accuracy (%)", "measured"] == 50.0
+    assert table.loc["largest std of top-1 over seeds (points)", "measured"] == round(pd.Series([59, 60, 64]).std(), 1)
+    assert table.loc["largest std of top-1 over seeds (points)", "met"]  # 2.65 <= 4
+    decisive = table.loc["claims with a decisive verdict", "measured"]
+    assert isinstance(decisive, int) and not table.loc["claims with a decisive verdict", "met"]
+    t2_bad = t2.assign(top1=[20, 25, 30])
+    assert not claims.targets({**results, "table2": t2_bad}, []).set_index("measure").loc[
+        "synth-kinetics TSN top-1 (%)", "met"]

@@ -9,6 +9,7 @@ import time
 import pandas as pd
 import pytest
 
+from cmrlib import config as configlib
 from cmrlib import experiments as ex
 from cmrlib import runs
 from cmrlib.evaluate import direction_accuracy
@@ -188,3 +189,18 @@ def test_variants_page_pairs_seeds_and_names_the_profile():
     other = [{**r, "profile": "cpu", "seed": r["seed"] + 5} for r in rows if r["label"] == "CMR (paper)"]
     mixed = ex.variants_page(pd.DataFrame(rows + other), margin=2.0)
     assert list(mixed["profile"]) == ["cpu-powered", "cpu-powered"] and list(mixed["seeds"]) == [3, 3]
+
+
+def test_training_speedups_apply_the_adoption_rule(tmp_path):
+    committed = ex.training_speedups()
+    assert set(committed["variant"]) >= {"eager", "channels_last"}
+    assert not committed["adopt"].any()  # the cpu recipe stays eager: nothing met 1.25x and determinism
+    assert configlib.resolve("cmr", "cpu")["channels_last"] in ("auto", False)  # "auto": on for CUDA only
+    record = {"methods": {"tsn": {"speedup_vs_eager": {"eager": 1.0, "channels_last": 1.3},
+                                  "step_cpu_s": {"eager": 0.2, "channels_last": 0.15},
+                                  "channels_last_runs_identical": True}}}
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(record))
+    assert ex.training_speedups(path).set_index("variant").loc["channels_last", "adopt"]
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        ex.training_speedups(tmp_path / "missing.json")

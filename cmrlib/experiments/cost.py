@@ -155,3 +155,25 @@ def speed_summary(frame: pd.DataFrame) -> pd.DataFrame:
         out["latency_vs_tsm"] = out["latency_ms"] / tsm["latency_ms"]
         out["throughput_vs_tsm"] = out["throughput"] / tsm["throughput"]
     return out
+
+
+ADOPT_SPEEDUP = 1.25  # the powered-verdicts issue: adopt a training speed-up only at >= 1.25x and deterministic
+
+
+def training_speedups(path=None) -> pd.DataFrame:
+    """The measured speed-ups of a cpu-profile training step over eager fp32 (runs/explore/2026-11-30-compile,
+    written by its measure.py): one row per (method, variant) with the step's CPU time, the ratio, whether two
+    runs from one seed were identical, and whether that meets the adoption rule (ratio >= ADOPT_SPEEDUP and
+    deterministic)."""
+    path = path or runs.project_root() / "runs" / "explore" / "2026-11-30-compile" / "result.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no training-speed measurement; run the measure.py beside it")
+    record = runs.read_json(path)
+    rows = []
+    for method, result in record["methods"].items():
+        for variant, ratio in result["speedup_vs_eager"].items():
+            identical = True if variant == "eager" else bool(result.get(f"{variant}_runs_identical", False))
+            rows.append({"method": method, "variant": variant, "step cpu s": round(result["step_cpu_s"][variant], 4),
+                         "speed-up": round(ratio, 2), "deterministic": identical,
+                         "adopt": variant != "eager" and ratio >= ADOPT_SPEEDUP and identical})
+    return pd.DataFrame(rows)
