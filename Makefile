@@ -3,7 +3,7 @@
 PYTHON   ?= python3
 VENV     := .venv
 PY       := $(VENV)/bin/python
-PROFILE  ?= cpu
+PROFILE  ?= cpu-powered
 FORCE    ?=
 STAMP    := $(VENV)/.installed
 

@@ -88,7 +88,7 @@ def toc_text(profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-DEFAULT_PROFILE = "cpu"  # the committed _toc.yml is this profile's
+DEFAULT_PROFILE = "cpu-powered"  # the committed _toc.yml is this profile's
 
 
 def write_toc(profile: str) -> Path:
@@ -222,8 +222,8 @@ def notebook_errors(path: Path) -> list:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cmrlib book", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default=os.environ.get("CMR_PROFILE", "cpu"),
-                        help=f"one of {sorted(experiments.PLANS)} (default: $CMR_PROFILE or cpu)")
+    parser.add_argument("--profile", default=os.environ.get("CMR_PROFILE", DEFAULT_PROFILE),
+                        help=f"one of {sorted(experiments.PLANS)} (default: $CMR_PROFILE or {DEFAULT_PROFILE})")
     parser.add_argument("--force", action="store_true", help="retrain every run instead of reusing the cache")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks (still builds all)")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained and notebooks executed side by side (default 2)")

@@ -216,7 +216,7 @@ def test_toc_points_at_the_executed_notebooks_of_the_profile():
         assert f"runs/smoke/{path.stem}" in text
     assert "root: runs/smoke/intro" in text.splitlines()
     assert (ROOT / "_toc.yml").read_text() == book.toc_text(book.DEFAULT_PROFILE), \
-        "the committed _toc.yml is stale: `python -m cmrlib book --profile cpu` (or cmrlib.book.write_toc('cpu')) rewrites it"
+        f"the committed _toc.yml is stale: cmrlib.book.write_toc({book.DEFAULT_PROFILE!r}) rewrites it"
 
 
 def test_config_never_executes_notebooks():
