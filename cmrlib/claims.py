@@ -423,8 +423,9 @@ def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "t
             needed = stats.seeds_needed(sd, GAIN_MARGIN, most=100) if sd > 0 else float("nan")
             needed = ">100" if needed == 101 else needed
             resolved = stats.resolvable_difference(sd, len(differences)) if sd > 0 else float("nan")
-            half_width = stats.t_quantile_975(len(differences) - 1) * sd / len(differences) ** 0.5 \
-                if len(differences) > 1 else float("nan")
+            pair = per_seed[[label, reference]].dropna()
+            effect = compare(pair[label], pair[reference], paired=True) if len(pair) else None
+            half_width = (effect.ci_high - effect.ci_low) / 2 if effect else float("nan")
             rows.append({"grid": name, "row": label, "against": reference, "seeds": len(differences),
                          "sd of differences": round(sd, 2), "95 % half-width": round(half_width, 2),
                          f"seeds for d={GAIN_MARGIN:g}": needed, "resolved at these seeds": round(resolved, 1)})
