@@ -39,7 +39,7 @@ PARTS = [
     ("Introduction", ["intro"]),
     ("How the modules work", ["methods_cme", "methods_sme", "methods_tim_tsm", "methods_mem", "methods_pem",
                               "methods_stm", "methods_tea", "methods_*"]),
-    ("Results", ["table1_something", "table2_kinetics", "table3_reduction", "table4_baselines",
+    ("Results", ["table1_something", "synth_physics", "table2_kinetics", "table3_reduction", "table4_baselines",
                  "table5_insertion", "table6_modules", "table7_runtime", "longrange", "figure5_visualisation",
                  "figure5_*"]),
     ("Verdicts and notes", ["claims", "reproducibility", "model_zoo"]),

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cmrlib import stats
+from cmrlib.experiments.plan import DISPLAY, MIDDLE_FRAME, TABLE1_METHODS
 from cmrlib.stats import HELD, INCONCLUSIVE, NO_LARGER_GAIN, NOT_HELD, Effect, combine, compare
 
 
@@ -56,6 +57,12 @@ def checks_frame(claims) -> pd.DataFrame:
     return pd.DataFrame([check.row() for claim in claims for check in claim.checks])
 
 
+def benchmark_checks(claims, benchmark: str) -> pd.DataFrame:
+    """The rows of ``checks_frame`` whose statement names ``benchmark`` (e.g. the synth-physics checks)."""
+    frame = checks_frame(claims)
+    return frame[frame["check"].str.contains(benchmark, regex=False)].reset_index(drop=True) if len(frame) else frame
+
+
 def summary_frame(claims) -> pd.DataFrame:
     """One row per claim: its verdict and how many checks were held / not held / inconclusive."""
     rows = []
@@ -74,6 +81,9 @@ GAIN_MARGIN = 2.0        # d: a top-1 gain whose 95 % interval ends below d poin
 LATENCY_MARGIN = 0.2     # relative latency difference within which two models count as "as fast"
 KINETICS_MARGIN = 5.0    # issue 6: TSN within 5 points of the best temporal method on synth-kinetics
 CHANCE_MARGIN = 10.0     # issue 6: TSN's direction accuracy within 10 points of 50 %
+PHYSICS_TEMPORAL_MARGIN = 25.0  # issue 18: the best temporal method at least 25 points above TSN on synth-physics
+#: synth-physics grid labels of Table 4's rows (physics_specs): its TIM+CME&SME is Table 1's CMR
+PHYSICS_LABELS = {"TIM+CME&SME": "CMR"}
 
 TITLES = {
     "1": "CME and SME each improve over the TIM baseline, and together more (Table 6)",
@@ -152,8 +162,8 @@ def assess(results: dict) -> list:
     from cmrlib import paper
 
     get = results.get
-    t6, t4, t3, t5, t1, t2, lr = (get(k) for k in ("table6", "table4", "table3", "table5", "table1", "table2",
-                                                    "longrange"))
+    t6, t4, t3, t5, t1, t2, lr, ph = (get(k) for k in ("table6", "table4", "table3", "table5", "table1", "table2",
+                                                        "longrange", "physics"))
     p6 = paper.table6().set_index("paper_model")["top1"]
     claims = []
 
@@ -187,6 +197,10 @@ def assess(results: dict) -> list:
     c = _Builder("3")
     for low, high in (("TSN", "TSN+CME&SME"), ("TSN+CME&SME", "TIM"), ("TIM", "TIM+CME&SME")):
         c.check(f"{high} > {low}", _values(t4, high), _values(t4, low), paper=_paper(p4[high], p4[low]))
+    if ph is not None:  # the same rows on synth-physics (issue 18), where TIM+CME&SME is Table 1's CMR
+        for low, high in (("TSN", "TSN+CME&SME"), ("TSN+CME&SME", "TIM"), ("TIM", "TIM+CME&SME")):
+            c.check(f"synth-physics: {high} > {low}", _values(ph, PHYSICS_LABELS.get(high, high)),
+                    _values(ph, PHYSICS_LABELS.get(low, low)), paper=_paper(p4[high], p4[low]))
     claims.append(c.done())
 
     p3 = paper.table3().set_index("r")["top1"]
@@ -255,6 +269,8 @@ def assess(results: dict) -> list:
     claims.append(c.done())
 
     p2 = paper.table2().set_index(["paper_method", "frames"])["top1"]
+    p1v2 = paper.table1()
+    p1v2 = p1v2[p1v2["views"] == "1"].set_index(["paper_method", "frames"])["val2"]
     c = _Builder("9")
     gains = {}
     for name, frame in (("something", t1), ("kinetics", t2)):
@@ -271,6 +287,21 @@ def assess(results: dict) -> list:
     best_values = _values(t1, best, frames=8) if best else None
     c.check(f"synth-something: the best temporal method ({best}) > TSN + 30 points (benchmark check)",
             None if best_values is None else best_values - 30.0, _values(t1, "TSN", frames=8), core=False)
+    if ph is not None:  # the second temporal benchmark (issue 18)
+        cmr, tsn = _values(ph, "CMR", frames=8), _values(ph, "TSN", frames=8)
+        gain = None if cmr is None or tsn is None else (cmr - tsn).dropna()
+        c.check("CMR − TSN on synth-physics > on synth-kinetics (8 frames)", gain, gains["kinetics"],
+                paper=f"CMR − TDRL: SthV2 {p1v2['CMR', 8] - p1v2['TDRL', 8]:+.1f} vs K400 "
+                      f"{p2['CMR', 8] - p2['TDRL', 8]:+.1f}")
+        c.check(f"synth-physics: TSN's direction accuracy within the reversal pairs ≈ 50 % (±{CHANCE_MARGIN:g})",
+                _values(ph, "TSN", "direction_acc", frames=8), 50.0, "equivalent", CHANCE_MARGIN)
+        best = _best_temporal(ph)
+        best_values = _values(ph, best, frames=8) if best else None
+        c.check(f"synth-physics: the best temporal method ({best}) > TSN + {PHYSICS_TEMPORAL_MARGIN:g} points "
+                "(benchmark check)", None if best_values is None else best_values - PHYSICS_TEMPORAL_MARGIN,
+                tsn, core=False)
+        c.check(f"synth-physics: one middle frame's direction accuracy ≈ 50 % (±{CHANCE_MARGIN:g}) (static-cue check)",
+                _values(ph, MIDDLE_FRAME, "direction_acc", frames=1), 50.0, "equivalent", CHANCE_MARGIN, core=False)
     claims.append(c.done())
 
     f5 = get("figure5")
@@ -300,10 +331,11 @@ def assess(results: dict) -> list:
 
 
 def _best_temporal(frame):
-    """The label of the temporal method with the highest mean top-1 at 8 frames (None without data)."""
+    """The label of the temporal method of Table 1 with the highest mean top-1 at 8 frames (None without data)."""
     if frame is None or len(frame) == 0:
         return None
-    rows = frame[(frame["label"] != "TSN") & (frame["frames"] == 8)]
+    temporal = [DISPLAY[m] for m in TABLE1_METHODS if m != "tsn"]
+    rows = frame[frame["label"].isin(temporal) & (frame["frames"] == 8)]
     if rows.empty:
         return None
     return rows.groupby("label")["top1"].mean().idxmax()
@@ -438,7 +470,8 @@ ABLATION_GRIDS = ("table3", "table4", "table5", "table6")
 def targets(results: dict, claims) -> pd.DataFrame:
     """The powered-verdicts issue's targets measured on this profile's runs: the seed-to-seed spread of every
     config, the precision of the ablation tables' differences, the decisive claims, and the two benchmark
-    checks (synth-kinetics is learned; TSN cannot tell the direction of synth-something's reversal pairs)."""
+    checks (synth-kinetics is learned; TSN cannot tell the direction of synth-something's reversal pairs); with
+    synth-physics runs, also issue 18's three checks of that benchmark."""
     def value(x, digits=1):
         return round(float(x), digits) if pd.notna(x) else float("nan")
 
@@ -448,11 +481,11 @@ def targets(results: dict, claims) -> pd.DataFrame:
     widths = powered["95 % half-width"].dropna() if len(powered) else pd.Series(dtype=float)
     decisive = sum(claim.verdict != INCONCLUSIVE for claim in claims)
 
-    def tsn(name, metric):
+    def tsn(name, metric, label="TSN", frames=8):
         frame = results.get(name)
         if frame is None or frame.empty:
             return float("nan")
-        rows = frame[(frame["label"] == "TSN") & (frame["frames"] == 8)]
+        rows = frame[(frame["label"] == label) & (frame["frames"] == frames)]
         return rows[metric].mean() if metric in rows and len(rows) else float("nan")
 
     kinetics, direction = tsn("table2", "top1"), tsn("table1", "direction_acc")
@@ -463,6 +496,15 @@ def targets(results: dict, claims) -> pd.DataFrame:
             ("claims with a decisive verdict", decisive, f"≥ 9 of {len(claims)}", decisive >= 9),
             ("synth-kinetics TSN top-1 (%)", value(kinetics), "≥ 60", kinetics >= 60),
             ("synth-something TSN direction accuracy (%)", value(direction), "40-60", 40 <= direction <= 60)]
+    if results.get("physics") is not None and len(results["physics"]):  # issue 18's checks of synth-physics
+        best = _best_temporal(results["physics"])
+        direction, middle = tsn("physics", "direction_acc"), tsn("physics", "direction_acc", MIDDLE_FRAME, 1)
+        margin = tsn("physics", "top1", best) - tsn("physics", "top1") if best else float("nan")
+        rows += [("synth-physics TSN direction accuracy (%)", value(direction), "40-60", 40 <= direction <= 60),
+                 (f"synth-physics best temporal method ({best}) − TSN (points)", value(margin),
+                  f"≥ {PHYSICS_TEMPORAL_MARGIN:g}", margin >= PHYSICS_TEMPORAL_MARGIN),
+                 ("synth-physics one middle frame: direction accuracy (%)", value(middle), "40-60",
+                  40 <= middle <= 60)]
     frame = pd.DataFrame([{"measure": m, "target": t, "met": bool(ok) if pd.notna(v) else False}
                           for m, v, t, ok in rows])
     frame.insert(1, "measured", pd.Series([v for _, v, _, _ in rows], dtype=object))  # the count stays an int

@@ -319,3 +319,41 @@ def test_targets_measure_the_issue_table_on_the_runs():
     t2_bad = t2.assign(top1=[20, 25, 30])
     assert not claims.targets({**results, "table2": t2_bad}, []).set_index("measure").loc[
         "synth-kinetics TSN top-1 (%)", "met"]
+
+
+def _physics(tsn_direction=(50, 48, 52), middle_direction=(50, 50, 51)) -> pd.DataFrame:
+    grid = _grid({"TSN": [40, 41, 42], "TSN+CME&SME": [60, 61, 62], "TIM": [70, 71, 72], "CMR": [75, 76, 77],
+                  "TSM": [68, 69, 70]})
+    grid["direction_acc"] = 90.0
+    grid.loc[grid["label"] == "TSN", "direction_acc"] = list(tsn_direction)
+    middle = _grid({"single middle frame (TSN, 1 frame)": [30, 31, 32]}, frames=1).assign(
+        direction_acc=list(middle_direction))
+    return pd.concat([grid, middle], ignore_index=True)
+
+
+def test_claims_3_and_9_are_also_checked_on_synth_physics():
+    t4 = _grid({"TSN": [10, 11, 12], "TSN+CME&SME": [30, 31, 32], "TIM": [40, 41, 42], "TIM+CME&SME": [50, 51, 52]})
+    t2 = _grid({"TSN": [60, 61, 62], "CMR": [61, 62, 63], "TSM": [60, 62, 61]})
+    without = {c.key: c for c in claims.assess({"table4": t4, "table2": t2})}
+    assert not any("synth-physics" in check.statement for claim in without.values() for check in claim.checks)
+    assessed = {c.key: c for c in claims.assess({"table4": t4, "table2": t2, "physics": _physics()})}
+    three = {check.statement: check.effect.verdict for check in assessed["3"].checks}
+    assert three["synth-physics: TIM+CME&SME > TIM"] == HELD  # TIM+CME&SME is the physics grid's CMR
+    assert three["synth-physics: TSN+CME&SME > TSN"] == HELD and assessed["3"].verdict == HELD
+    nine = {check.statement: check for check in assessed["9"].checks}
+    assert nine["CMR − TSN on synth-physics > on synth-kinetics (8 frames)"].effect.verdict == HELD
+    best = [s for s in nine if s.startswith("synth-physics: the best temporal method")]
+    assert best == ["synth-physics: the best temporal method (CMR) > TSN + 25 points (benchmark check)"]  # not TIM
+    static = next(c for s, c in nine.items() if "middle frame" in s)
+    assert static.effect.verdict == HELD and not static.core
+    # TSN telling the direction on synth-physics breaks the claim's premise there: the core check fails
+    leaky = {c.key: c for c in claims.assess({"table4": t4, "table2": t2, "physics": _physics((90, 91, 92))})}
+    direction = next(c for c in leaky["9"].checks if c.statement.startswith("synth-physics: TSN's direction"))
+    assert direction.core and direction.effect.verdict == NOT_HELD and leaky["9"].verdict == NOT_HELD
+    checks = claims.benchmark_checks(list(assessed.values()), "synth-physics")
+    assert len(checks) == 7 and checks["check"].str.contains("synth-physics").all()
+    table = claims.targets({"physics": _physics()}, []).set_index("measure")
+    assert table.loc["synth-physics best temporal method (CMR) − TSN (points)", "measured"] == 35.0
+    assert table.loc["synth-physics TSN direction accuracy (%)", "met"]
+    assert table.loc["synth-physics one middle frame: direction accuracy (%)", "measured"] == round(151 / 3, 1)
+    assert "synth-physics TSN direction accuracy (%)" not in set(claims.targets({}, [])["measure"])

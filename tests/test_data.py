@@ -165,14 +165,19 @@ def test_generated_files_and_balance(smoke_root):
 
 def test_generation_is_cached_and_repairs_damage(smoke_root, capsys):
     manifest = json.loads((smoke_root / "manifest.json").read_text())
+    first = manifest["generation"]
+    assert first["clips_rendered"] == len(manifest["clips"]) and first["clips_per_s"] > 0
     synth.generate("synth-something", "smoke", smoke_root, workers=1)
     assert "0 clips rendered" in capsys.readouterr().out
+    assert json.loads((smoke_root / "manifest.json").read_text())["generation"] == first  # nothing was timed
     (smoke_root / "videos" / "0.mp4").unlink()
     damaged = smoke_root / "videos" / "1.mp4"
     damaged.write_bytes(damaged.read_bytes()[:100])
     synth.generate("synth-something", "smoke", smoke_root, workers=1)
     assert "2 clips rendered" in capsys.readouterr().out
-    assert json.loads((smoke_root / "manifest.json").read_text()) == manifest  # byte-identical re-render
+    repaired = json.loads((smoke_root / "manifest.json").read_text())
+    assert repaired.pop("generation")["clips_rendered"] == 2
+    assert repaired == {k: v for k, v in manifest.items() if k != "generation"}  # byte-identical re-render
 
 
 def test_clip_plans_depend_only_on_the_seed(smoke_root):

@@ -204,3 +204,54 @@ def test_training_speedups_apply_the_adoption_rule(tmp_path):
     assert ex.training_speedups(path).set_index("variant").loc["channels_last", "adopt"]
     with pytest.raises(FileNotFoundError, match="missing.json"):
         ex.training_speedups(tmp_path / "missing.json")
+
+
+def test_physics_grid_is_table1_at_8_frames_plus_table4_rows_and_one_middle_frame():
+    specs = ex.physics_specs()
+    assert {s.benchmark for s in specs} == {ex.PHYSICS}
+    labels = [s.label for s in specs]
+    assert labels[:len(ex.TABLE1_METHODS)] == [ex.DISPLAY[m] for m in ex.TABLE1_METHODS]
+    assert {"TIM", "TSN+CME&SME", ex.MIDDLE_FRAME} <= set(labels)
+    middle = next(s for s in specs if s.label == ex.MIDDLE_FRAME)
+    config = ex.resolve(middle, "cpu-powered", 0)
+    assert config["method"] == "tsn" and config["frames"] == 1 and config["benchmark"] == ex.PHYSICS
+    # Table 1's synth-physics rows are the same runs as the physics grid's (one cache entry each)
+    keys = {runs.run_key(ex.resolve(s, "cpu-powered", 0)) for s in specs}
+    assert all(runs.run_key(ex.resolve(s, "cpu-powered", 0)) in keys
+               for s in ex.table1_specs(ex.TABLE1_METHODS, (8,), ex.PHYSICS))
+    assert [s.label for s in ex.physics_specs(["tsm"])] == ["TSM"]  # Table 4's rows need TSN and CMR
+    assert "physics" in ex.page_grids("cpu-powered") and "physics" not in ex.page_grids("cpu")
+
+
+def test_two_benchmarks_page_puts_synth_physics_beside_synth_something_and_the_papers_v2():
+    something = pd.DataFrame({"label": ["TSN", "TSN", "CMR", "CMR", "CMR"], "seed": [0, 1, 0, 1, 0],
+                              "frames": [8, 8, 8, 8, 16], "top1": [40.0, 42.0, 80.0, 82.0, 70.0],
+                              "direction_acc": [50.0, 50.0, 90.0, 92.0, 80.0]})
+    physics = pd.DataFrame({"label": ["TSN", "CMR", ex.MIDDLE_FRAME], "seed": [0, 0, 0], "frames": [8, 8, 1],
+                            "top1": [30.0, 70.0, 20.0], "direction_acc": [51.0, 88.0, 50.0]})
+    page = ex.two_benchmarks_page(something, physics).set_index("method")
+    assert page.loc["CMR", "synth-something top-1"] == "81.0 ± 1.4" and page.loc["CMR", "synth-physics top-1"] == "70.0"
+    assert page.loc["CMR", "paper SthV1 top-1"] == 51.3 and page.loc["CMR", "paper SthV2 top-1"] == 63.7
+    assert page.loc["TSN", "synth-physics direction acc."] == "51.0"
+    assert list(page.index) == ["TSN", "CMR", ex.MIDDLE_FRAME]  # 16 frames left out, physics-only rows last
+    assert ex.two_benchmarks_page(something, physics.iloc[0:0]).columns.str.contains("synth-physics").sum() == 0
+
+
+def test_generation_record_is_copied_under_runs_and_follows_the_generator_version(root, monkeypatch):
+    from cmrlib.data import synth
+
+    assert ex.generation_record("synth-something", "smoke") is None
+    assert ex.generation_page("smoke", "synth-something").loc[0, "clips/s"] == "not generated here yet"
+    data = synth.default_root("synth-something", "smoke")
+    data.mkdir(parents=True)
+    timing = {"clips_rendered": 48, "seconds": 12.0, "workers": 2, "clips_per_s": 4.0, "cpus": 2, "utc": "now"}
+    (data / "manifest.json").write_text(json.dumps({"fingerprint": synth.fingerprint("synth-something", "smoke"),
+                                                    "generation": timing}))
+    assert ex.generation_record("synth-something", "smoke")["clips_per_s"] == 4.0
+    stored = root / "runs" / "smoke" / "generation" / "synth-something.json"
+    assert stored.exists()
+    (data / "manifest.json").unlink()  # a clean clone: the record under runs/ is enough
+    page = ex.generation_page("smoke", "synth-something")
+    assert page.loc[0, "clips/s"] == 4.0 and page.loc[0, "minutes for the whole set"] == round(48 / 4.0 / 60, 1)
+    monkeypatch.setitem(synth.GENERATOR_VERSIONS, "synth-something", 999)  # a new generator: the record is stale
+    assert ex.generation_record("synth-something", "smoke") is None

@@ -13,11 +13,13 @@ from cmrlib.experiments.cache import (all_runs, available_profiles, direction_ca
                                       run_spec, stale_runs, train_all, train_cached)
 from cmrlib.experiments.cost import (CPU_TIMING_THREADS, cost_table, model_cost, speed, speed_device,
                                      speed_elsewhere, speed_summary, training_speedups)
-from cmrlib.experiments.pages import (ablation_page, comparison_page, dataset_page, glue, mean_std, provenance,
+from cmrlib.experiments.pages import (ablation_page, comparison_page, dataset_page, generation_page,
+                                      generation_record, glue, mean_std, provenance,
                                       provenance_frame, recipe_page, runtime_page, stored_benchmark_page,
-                                      summarise, table3_page, variants_page, zoo_page)
-from cmrlib.experiments.plan import (DISPLAY, KINETICS, LONGRANGE, PLANS, R50_SHAPE, SOMETHING, TABLE1_METHODS,
-                                     Plan, Spec, check_methods, check_profile, frames_for, page_grids,
-                                     parse_seeds, plan, resolve, seeds_for, spec, sweep_specs, table1_plan_specs,
-                                     table1_specs, table3_specs, table4_specs, table5_specs, table6_specs,
-                                     table7_specs, longrange_specs, variant_specs)
+                                      summarise, table3_page, two_benchmarks_page, variants_page,
+                                      zoo_page)
+from cmrlib.experiments.plan import (DISPLAY, KINETICS, LONGRANGE, MIDDLE_FRAME, PHYSICS, PLANS, R50_SHAPE,
+                                     SOMETHING, TABLE1_METHODS, Plan, Spec, check_methods, check_profile, frames_for,
+                                     longrange_specs, page_grids, parse_seeds, physics_specs, plan, resolve,
+                                     seeds_for, spec, sweep_specs, table1_plan_specs, table1_specs, table3_specs,
+                                     table4_specs, table5_specs, table6_specs, table7_specs, variant_specs)

@@ -139,6 +139,38 @@ def comparison_page(runs: pd.DataFrame, benchmark: str = SOMETHING) -> pd.DataFr
         "direction_acc": "direction acc. in reversal pairs"})
 
 
+def two_benchmarks_page(something: pd.DataFrame, physics: pd.DataFrame, frames: int = 8) -> pd.DataFrame:
+    """Table 1 with two columns, as the paper has SthV1 and SthV2: per method at ``frames`` frames, top-1 (one
+    view) and direction accuracy on synth-something and on synth-physics (mean ± std over seeds), beside the
+    paper's SthV1 and SthV2 top-1. Rows: the methods of ``something`` in order, then rows found only in
+    ``physics`` (its single-frame and Table 4 rows)."""
+    from cmrlib import paper
+
+    p1 = paper.table1()
+    p1 = p1[(p1["views"] == "1") & (p1["frames"] == frames)]
+    parts = []
+    for name, runs in (("synth-something", something), ("synth-physics", physics)):
+        if runs is None or runs.empty:
+            continue
+        at = runs[runs["frames"] == frames] if name == "synth-something" else runs
+        ours = summarise(at, by=("label", "frames"), metrics=("top1", "direction_acc"))
+        ours = ours.rename(columns={"seeds": f"{name} seeds", "top1": f"{name} top-1",
+                                    "direction_acc": f"{name} direction acc."})
+        parts.append(ours[["label", "frames", *[c for c in ours if c.startswith(name)]]])
+    if not parts:
+        return pd.DataFrame()
+    table = parts[0]
+    for part in parts[1:]:
+        order = list(dict.fromkeys([*zip(table["label"], table["frames"]), *zip(part["label"], part["frames"])]))
+        table = table.merge(part, on=["label", "frames"], how="outer")
+        table = table.set_index(["label", "frames"]).loc[order].reset_index()  # first-seen order
+    table = _beside_paper(table, p1, ["label", "frames"], {"val1": "paper SthV1 top-1", "val2": "paper SthV2 top-1"})
+    order = ["label", "frames", "synth-something seeds", "synth-something top-1", "paper SthV1 top-1",
+             "synth-something direction acc.", "synth-physics seeds", "synth-physics top-1", "paper SthV2 top-1",
+             "synth-physics direction acc."]
+    return _page(table, {c: ("method" if c == "label" else c) for c in order})
+
+
 def table3_page(runs: pd.DataFrame, profile: str, paper_scale: bool = True) -> pd.DataFrame:
     """Table 3: top-1 per r, with FLOPs of the paper's and the released CME at the profile's backbone and
     (``paper_scale``) at ResNet-50, 8 × 224, 174 classes."""
@@ -237,6 +269,45 @@ def dataset_page(profile: str) -> pd.DataFrame:
     sizes = synth.SYNTH_PROFILES[check_profile(profile)]
     return pd.DataFrame([{"benchmark": b, **{k: (f"{v[0]}-{v[1]}" if isinstance(v, tuple) else v) for k, v in sizes.items()}}
                          for b in configlib.BENCHMARKS])
+
+
+def generation_record(benchmark: str, profile: str) -> dict | None:
+    """How fast a benchmark's set rendered (the ``generation`` entry of its manifest), kept under
+    runs/<profile>/generation/<benchmark>.json so that a clean clone's book shows it without the data. None when
+    neither the record nor the generated set of the current generator version is here."""
+    from cmrlib import runs
+    from cmrlib.data import synth
+
+    current = synth.fingerprint(benchmark, profile)
+    stored = root() / "runs" / profile / "generation" / f"{benchmark}.json"
+    if stored.exists() and runs.read_json(stored).get("fingerprint") == current:
+        return runs.read_json(stored)
+    manifest_path = synth.default_root(benchmark, profile) / "manifest.json"
+    manifest = runs.read_json(manifest_path) if manifest_path.exists() else {}
+    if manifest.get("fingerprint") != current or not manifest.get("generation"):
+        return None
+    record = {"benchmark": benchmark, "profile": profile, "fingerprint": current, **manifest["generation"]}
+    runs.atomic_write_json(stored, record)
+    return record
+
+
+def generation_page(profile: str, benchmark: str) -> pd.DataFrame:
+    """A benchmark's set at a profile (clips, size, frames) and its measured rendering speed: clips per second
+    and the minutes the whole set (train + validation) takes at that speed."""
+    from cmrlib.data import synth
+
+    sizes = synth.SYNTH_PROFILES[check_profile(profile)]
+    clips = sizes["train_clips"] + sizes["val_clips"]
+    row = {"benchmark": benchmark, "profile": profile, "train clips": sizes["train_clips"],
+           "validation clips": sizes["val_clips"], "size (px)": sizes["size"],
+           "frames per clip": f"{sizes['frames'][0]}-{sizes['frames'][1]}"}
+    record = generation_record(benchmark, profile)
+    if record is None:
+        return pd.DataFrame([{**row, "clips/s": "not generated here yet"}])
+    speed = record["clips_per_s"]
+    return pd.DataFrame([{**row, "rendered": record["clips_rendered"], "processes": record["workers"],
+                          "CPUs": record["cpus"], "seconds": record["seconds"], "clips/s": speed,
+                          "minutes for the whole set": round(clips / speed / 60, 1), "measured": record["utc"]}])
 
 
 def variants_page(runs: pd.DataFrame, margin: float) -> pd.DataFrame:

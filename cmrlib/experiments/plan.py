@@ -15,7 +15,7 @@ DISPLAY = {"tsn": "TSN", "tsm": "TSM", "tim": "TIM", "teinet": "TEINet", "stm": 
 
 TABLE1_METHODS = ("tsn", "tsm", "teinet", "stm", "tea", "pem", "cmr")
 
-SOMETHING, KINETICS, LONGRANGE = "synth-something", "synth-kinetics", "synth-longrange"
+SOMETHING, KINETICS, LONGRANGE, PHYSICS = "synth-something", "synth-kinetics", "synth-longrange", "synth-physics"
 
 R50_SHAPE = {"depth": 50, "width": 1.0, "small_input": False, "size": 224, "frames": 8}
 
@@ -39,11 +39,12 @@ class Plan:
     speed_repeats: int = 5       # timed repeats per model in the speed measurements
     sweep_frames: tuple = (8, 16, 32)  # frame counts of the serial-PEM against parallel-CME timing
     speed_shape: dict = field(default_factory=dict)  # overrides of the profile's model for timing (e.g. R50 at 224)
+    physics_methods: tuple = ()  # Table 1's synth-physics column (physics_specs); () = not in this profile's plan
 
 PLANS = {
     "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
                   kinetics_methods=("tsn", "cmr"), ratios=(1, 8), longrange_labels=("TSN", "TIM+MEM (TEINet)", "TIM+CME"),
-                  multiview=(2, 1), speed_repeats=3, sweep_frames=(8, 16)),
+                  multiview=(2, 1), speed_repeats=3, sweep_frames=(8, 16), physics_methods=("tsn", "cmr")),
     # 98 runs, 119 minutes of a 2-core machine, two runs at a time (runs/logs/cpu-train*.log). Table 1 at 16
     # frames only for the two rows claim 8 compares (a 16-frame run costs twice an 8-frame one); Table 2 with TSN
     # and three temporal methods; Table 3 without r = 4 (claim 4 compares 8 with 1 and 16); synth-longrange with
@@ -57,9 +58,10 @@ PLANS = {
     "cpu-powered": Plan(comparison_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2, 3, 4), frames=(8, 16),
                         kinetics_frames=(8,), long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"),
                         ratios=(1, 8, 16), longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
-                        longrange_seeds=(0, 1, 2), variants=True),
+                        longrange_seeds=(0, 1, 2), variants=True, physics_methods=TABLE1_METHODS),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
-                speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224}),
+                speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224},
+                physics_methods=TABLE1_METHODS),
 }
 
 
@@ -163,6 +165,21 @@ def table1_plan_specs(profile: str, methods=TABLE1_METHODS, frames=None, benchma
     return specs
 
 
+MIDDLE_FRAME = "single middle frame (TSN, 1 frame)"
+
+
+def physics_specs(methods=TABLE1_METHODS) -> list:
+    """Table 1's synth-physics column (issue 18): each method at 8 frames; with TSN and CMR also Table 4's two
+    other rows (claim 3 on synth-physics: TIM+CME&SME is CMR) and a TSN that sees one frame, the middle one at
+    test time (a static-cue check: it must be near chance within the reversal pairs)."""
+    methods = check_methods(methods)
+    specs = table1_specs(methods, (8,), PHYSICS)
+    if {"tsn", "cmr"} <= set(methods):
+        specs += [spec("TIM", "tim", PHYSICS, frames=8), spec("TSN+CME&SME", "cmr", PHYSICS, frames=8, tim=False),
+                  spec(MIDDLE_FRAME, "tsn", PHYSICS, frames=1)]
+    return specs
+
+
 def table3_specs(ratios=(1, 4, 8, 16)) -> list:
     """Table 3: CMR with CME's reduction ratio r (r1 = r2 = r)."""
     return [spec(f"r={r}", "cmr", r=int(r)) for r in ratios]
@@ -237,4 +254,6 @@ def page_grids(profile: str) -> dict:
         "table6": (table6_specs(), ablation, {}),
         "longrange": (longrange_specs(chosen.longrange_labels), seeds_for(profile, "longrange"), {}),
         **({"variants": (variant_specs(), ablation, {})} if chosen.variants else {}),
+        **({"physics": (physics_specs(chosen.physics_methods), comparison, {"direction": True})}
+           if chosen.physics_methods else {}),
     }

@@ -25,7 +25,8 @@ horizontal flip swaps "left to right" with "right to left" and "clockwise" with 
 A dataset root (``generate``'s ``out``; default ``data/<profile>/<benchmark>``) holds::
 
     meta.json                 benchmark, profile, seed, classes, reversal pairs, flip map, sizes
-    manifest.json             generator fingerprint and, per clip, its seed, label, frames, fps, bytes and sha1
+    manifest.json             generator fingerprint, the last rendering's speed ("generation") and, per clip,
+                              its seed, label, frames, fps, bytes and sha1
     labels.json               Something-Something V2 style {"class name": "index"}
     train.json validation.json  Something-Something V2 style [{"id", "label", "template", "placeholders"}]
     train_videofolder.txt val_videofolder.txt category.txt   TSM list files ("path num_frames label")
@@ -279,8 +280,13 @@ def generate(benchmark: str, profile: str, out: str | os.PathLike | None = None,
         if f"videos/{stale.name}" not in expected:
             stale.unlink()
     _write_annotations(spec, profile, seed, root, plans)
+    timing = ({"clips_rendered": len(todo), "seconds": round(seconds, 1), "workers": workers,
+               "clips_per_s": round(len(todo) / max(seconds, 1e-9), 2), "cpus": os.cpu_count(),
+               "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+              if todo else (old or {}).get("generation"))
     manifest = {"benchmark": benchmark, "profile": profile, "seed": int(seed), "fingerprint": current,
-                "size": params["size"], "scene": params.get("scene"), "clips": {p.id: records[p.id] for p in plans}}
+                "size": params["size"], "scene": params.get("scene"), "generation": timing,
+                "clips": {p.id: records[p.id] for p in plans}}
     _atomic_write_text(manifest_path, json.dumps(manifest, indent=1))
     if verbose:
         speed = (f"{len(todo) / max(seconds, 1e-9):.1f} clips/s with {workers} worker{'s' * (workers != 1)}"

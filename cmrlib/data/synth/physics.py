@@ -29,6 +29,10 @@ from cmrlib.data.synth.draw import Benchmark, _hsv, paired_classes
 #: MUJOCO_GL values tried in order when the variable is unset, with the library each one needs.
 BACKENDS = (("egl", "EGL"), ("osmesa", "OSMesa"))
 DURATION, TIMESTEP = 1.6, 0.002  # simulated seconds per clip, physics step
+#: Distractors (an inclusive range of static objects) and the camera's motion (probabilities of a slow drift, a
+#: jitter and a still camera), the same at every profile, as issue 18 asks. The profiles' ``scene`` settings
+#: (no distractors and a still camera at cpu) tune synth-something's 2D clutter and do not apply here.
+CLUTTER = {"distractors": (0, 2), "camera": (0.5, 0.3, 0.2)}
 #: Contacts of things that roll: with rolling friction, so that a rolled object slows down on the table.
 ROLLING = 'condim="6" friction="1 0.005 0.003"'
 
@@ -355,7 +359,7 @@ def _build(kind: str, scene: Scene):
         _hand(scene, lambda t: carried(t) + np.array([0, 0, lift]))
 
 
-def _setting(scene: Scene, config: dict):
+def _setting(scene: Scene):
     """Table, floor, light and distractors (independent of the class)."""
     rng = scene.rng
     scene.table = (rng.uniform(0.3, 0.36), rng.uniform(0.26, 0.34))
@@ -367,18 +371,18 @@ def _setting(scene: Scene, config: dict):
     direction = -np.array([np.cos(azimuth) * np.cos(elevation), np.sin(azimuth) * np.cos(elevation), np.sin(elevation)])
     scene.world.append(f'<light directional="true" castshadow="true" pos="0 0 2" dir="{_vec(direction)}" '
                        f'diffuse="{_vec([rng.uniform(0.5, 0.9)] * 3)}"/>')
-    low, high = config.get("distractors", (0, 2))
+    low, high = CLUTTER["distractors"]
     for i in range(int(rng.integers(low, high + 1))):
         shape, size, rest, _ = scene.shape(scale=0.8)
         pos = (rng.choice([-1, 1]) * rng.uniform(0.25, scene.table[0] - 0.05), rng.uniform(0.18, scene.table[1] - 0.04), rest)
         scene.world.append(scene.geom(shape, size, pos, _quat_yaw(rng.uniform(0, np.pi)), extra='contype="0" conaffinity="0"'))
 
 
-def _camera(rng: np.random.Generator, num_frames: int, config: dict):
+def _camera(rng: np.random.Generator, num_frames: int):
     """Per frame (lookat xyz, distance, azimuth, elevation) of a free camera in front of the table."""
     base = np.array([rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), 0.03,
                      rng.uniform(0.95, 1.1), 90 + rng.uniform(-25, 25), -rng.uniform(25, 45)])
-    pan, jitter, _ = config.get("camera", (0.5, 0.3, 0.2))
+    pan, jitter, _ = CLUTTER["camera"]
     mode = rng.random()
     t = np.linspace(0, 1, num_frames)[:, None]
     drift = np.array([0.03, 0.03, 0.0, 0.05, 4.0, 3.0])
@@ -390,13 +394,14 @@ def _camera(rng: np.random.Generator, num_frames: int, config: dict):
 
 
 def _render_physics(kind: str, rng: np.random.Generator, num_frames: int, size: int, config: dict):
+    """Render one clip (``config``, the sprite scene settings, does not apply: see CLUTTER)."""
     mujoco = _load()
     if mujoco is None:
         raise RuntimeError(f"synth-physics cannot render: {_STATE['problem']}")
     scene = Scene(rng)
-    _setting(scene, config)
+    _setting(scene)
     _build(kind, scene)
-    views = _camera(rng, num_frames, config)
+    views = _camera(rng, num_frames)
     model = mujoco.MjModel.from_xml_string(scene.xml(size))
     data = mujoco.MjData(model)
     body_ids = lambda names: [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, n) for n in names]  # noqa: E731
@@ -438,7 +443,7 @@ def _benchmark() -> Benchmark:
 
 
 # The generator's version: bump it when this benchmark's clips change (see GENERATOR_VERSIONS).
-VERSION = 1
+VERSION = 2  # 2: distractors and camera motion at every profile (CLUTTER)
 
 BENCHMARK = _benchmark()
 _choose_backend()
