@@ -12,12 +12,13 @@ from cmrlib import runs
 k, n = int(sys.argv[1]), int(sys.argv[2])
 specs, seeds, _ = ex.page_grids("cpu-powered")["physics"]
 # seed-major: all methods at seed 0 first, so that a partial grid is still a complete paired comparison
-configs = [ex.resolve(spec, "cpu-powered", seed) for seed in ex.parse_seeds(seeds) for spec in specs]
-todo = [c for c in configs if not (runs.default_run_dir(c) / "final.json").exists()]
-for index, config in enumerate(todo):
+pairs = [(spec, seed) for seed in ex.parse_seeds(seeds) for spec in specs]
+todo = [(spec, seed) for spec, seed in pairs
+        if not (runs.default_run_dir(ex.resolve(spec, "cpu-powered", seed)) / "direction.json").exists()]
+for index, (spec, seed) in enumerate(todo):
     if index % n != k:
         continue
     tic = time.perf_counter()
-    run_dir, reused = ex.train_cached(config)
-    print(f"[{index + 1}/{len(todo)}] {'reused' if reused else 'trained'} {run_dir.relative_to(runs.project_root())} "
-          f"in {time.perf_counter() - tic:.0f} s", flush=True)
+    row = ex.run_spec(spec, "cpu-powered", seed, direction=True)  # trains, then the direction evaluation
+    print(f"[{index + 1}/{len(todo)}] {'reused' if row['reused'] else 'trained'} {row['run_dir']}: top-1 "
+          f"{row['top1']:.1f}, direction {row['direction_acc']:.1f}, in {time.perf_counter() - tic:.0f} s", flush=True)
