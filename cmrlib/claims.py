@@ -102,7 +102,8 @@ TITLES = {
 
 
 def _values(frame, label, metric="top1", **where):
-    """Per-seed values (a Series indexed by seed; or by repeat for speed rows) of one label, or None."""
+    """Per-seed values (a Series indexed by seed; or by repeat for speed rows) of one label without the
+    undefined ones, or None."""
     if frame is None or len(frame) == 0 or metric not in frame:
         return None
     rows = frame[frame["label"] == label]
@@ -111,7 +112,8 @@ def _values(frame, label, metric="top1", **where):
     if rows.empty:
         return None
     index = "seed" if "seed" in rows else "repeat"
-    return rows.set_index(index)[metric].sort_index()
+    values = rows.set_index(index)[metric].sort_index().dropna()  # NaN: not measurable (e.g. no pair predicted)
+    return values if len(values) else None
 
 
 def _paper(a: float, b: float, unit: str = "") -> str:

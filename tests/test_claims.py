@@ -357,3 +357,10 @@ def test_claims_3_and_9_are_also_checked_on_synth_physics():
     assert table.loc["synth-physics TSN direction accuracy (%)", "met"]
     assert table.loc["synth-physics one middle frame: direction accuracy (%)", "measured"] == round(151 / 3, 1)
     assert "synth-physics TSN direction accuracy (%)" not in set(claims.targets({}, [])["measure"])
+
+
+def test_an_undefined_direction_accuracy_leaves_its_check_out_instead_of_failing():
+    physics = _physics(middle_direction=(float("nan"),) * 3)  # the middle frame never predicted a pair's class
+    nine = {c.statement for c in {c.key: c for c in claims.assess({"physics": physics})}["9"].checks}
+    assert not any("middle frame" in statement for statement in nine)
+    assert "synth-physics: TSN's direction accuracy within the reversal pairs ≈ 50 % (±10)" in nine

@@ -232,7 +232,8 @@ def test_two_benchmarks_page_puts_synth_physics_beside_synth_something_and_the_p
     page = ex.two_benchmarks_page(something, physics).set_index("method")
     assert page.loc["CMR", "synth-something top-1"] == "81.0 ± 1.4" and page.loc["CMR", "synth-physics top-1"] == "70.0"
     assert page.loc["CMR", "paper SthV1 top-1"] == 51.3 and page.loc["CMR", "paper SthV2 top-1"] == 63.7
-    assert page.loc["TSN", "synth-physics direction acc."] == "51.0"
+    assert page.loc["TSN", "synth-physics direction acc."] == "51.0" and page.loc["TSN", "synth-physics seeds"] == 1
+    assert pd.isna(page.loc[ex.MIDDLE_FRAME, "synth-something seeds"])
     assert list(page.index) == ["TSN", "CMR", ex.MIDDLE_FRAME]  # 16 frames left out, physics-only rows last
     assert ex.two_benchmarks_page(something, physics.iloc[0:0]).columns.str.contains("synth-physics").sum() == 0
 

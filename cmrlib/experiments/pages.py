@@ -164,6 +164,8 @@ def two_benchmarks_page(something: pd.DataFrame, physics: pd.DataFrame, frames: 
         order = list(dict.fromkeys([*zip(table["label"], table["frames"]), *zip(part["label"], part["frames"])]))
         table = table.merge(part, on=["label", "frames"], how="outer")
         table = table.set_index(["label", "frames"]).loc[order].reset_index()  # first-seen order
+    for seeds in [c for c in table if c.endswith(" seeds")]:
+        table[seeds] = table[seeds].astype("Int64")  # a method missing on one benchmark: <NA>, not 1.0
     table = _beside_paper(table, p1, ["label", "frames"], {"val1": "paper SthV1 top-1", "val2": "paper SthV2 top-1"})
     order = ["label", "frames", "synth-something seeds", "synth-something top-1", "paper SthV1 top-1",
              "synth-something direction acc.", "synth-physics seeds", "synth-physics top-1", "paper SthV2 top-1",
