@@ -477,7 +477,7 @@ def targets(results: dict, claims) -> pd.DataFrame:
     def value(x, digits=1):
         return round(float(x), digits) if pd.notna(x) else float("nan")
 
-    spread = seed_spread(results)
+    spread = seed_spread({name: frame for name, frame in results.items() if name != "physics"})  # as issue 14 set them
     stds = spread["std"].dropna() if len(spread) else pd.Series(dtype=float)
     powered = seeds_for_d(results, ABLATION_GRIDS)
     widths = powered["95 % half-width"].dropna() if len(powered) else pd.Series(dtype=float)
