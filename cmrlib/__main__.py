@@ -11,6 +11,7 @@ COMMANDS = {
     "check-data": ("cmrlib.data.check", "validate a dataset folder and print a report"),
     "pretrain": ("cmrlib.pretrain", "pretrain the 2D backbone on fractal images (the ImageNet stand-in)"),
     "train": ("cmrlib.train", "train one model (works under torchrun for DDP)"),
+    "runs": ("cmrlib.grid", "train a profile's missing runs, N side by side (--list: what is missing)"),
     "eval": ("cmrlib.evaluate", "evaluate a trained run (1-view or N-clip x 3-crop)"),
     "predict": ("cmrlib.predict", "top-5 classes of your own videos (and a Figure 5 picture with --explain)"),
     "convert": ("cmrlib.convert", "convert a checkpoint of the authors' code (CMR, TSM, TEA) to cmrlib's"),

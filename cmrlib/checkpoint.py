@@ -120,8 +120,14 @@ def load_weights(model: torch.nn.Module, weights: dict, source, num_classes: int
 
 
 def same_config(a: dict, b: dict) -> bool:
-    ignored = set(runs.KEY_IGNORED_FIELDS) | {"provenance", "run_key"}
-    return {k: v for k, v in a.items() if k not in ignored} == {k: v for k, v in b.items() if k not in ignored}
+    """Whether two configs (or run records) describe the same run: fields that only record where and how fast
+    it ran, what a run folder records beside its config, and fields added later at their old default aside."""
+    ignored = set(runs.KEY_IGNORED_FIELDS) | set(runs.RECORD_FIELDS)
+
+    def kept(config: dict) -> dict:
+        return {k: v for k, v in config.items() if k not in ignored
+                and not (k in runs.KEY_ADDED_AT_DEFAULT and v == runs.KEY_ADDED_AT_DEFAULT[k])}
+    return kept(a) == kept(b)
 
 
 def rng_state() -> dict:

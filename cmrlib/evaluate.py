@@ -113,7 +113,8 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
     device = select_device(config, dist.Context())
     root = dataset_root(config)
     dataset = build_dataset(root, "validation", num_segments=config["frames"], size=config["size"], train=False,
-                            sampling=config["sampling"], clips=clips, crops=crops, seed=config["seed"])
+                            sampling=config["sampling"], clips=clips, crops=crops, seed=config["seed"],
+                            crop_scale=config.get("test_crop_scale", "full-height"))
     if config["val_subset"] is not None and config["val_subset"] < len(dataset):
         dataset = FirstItems(dataset, config["val_subset"])
     state = load_checkpoint(weights)
@@ -135,7 +136,8 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
     names = [str(name) for name in getattr(dataset, "classes", range(num_classes))]
     result = {
         "run": str(run_dir), "checkpoint": checkpoint, "epoch": int(state["epoch"]),
-        "clips": clips, "crops": crops, "views": clips * crops, "frames": config["frames"],
+        "clips": clips, "crops": crops, "crop_scale": config.get("test_crop_scale", "full-height"),
+        "views": clips * crops, "frames": config["frames"],
         "videos": len(labels), "listed": len(dataset), "excluded": len(excluded),
         "excluded_clips": [{"path": entries[i].path, "issue": issue_of.get(i, "?")} for i in excluded],
         "batch_size": batch_size, "score_average": "softmax",

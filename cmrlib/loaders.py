@@ -60,6 +60,11 @@ def configure_determinism(enabled: bool, device: torch.device) -> None:
     torch.use_deterministic_algorithms(enabled, warn_only=True)
 
 
+def default_data_root(config: dict) -> Path:
+    """Where a config's generated dataset lives: data/<data_profile>/<benchmark> under the project root."""
+    return runs.project_root() / "data" / (config.get("data_profile") or config["profile"]) / config["benchmark"]
+
+
 def dataset_root(config: dict, context: dist.Context = dist.Context()) -> Path:
     """The dataset folder: ``config['data']`` (must exist), else data/<data_profile>/<benchmark>, generated
     once (by rank 0) with cmrlib.data.synth.generate."""
@@ -74,7 +79,7 @@ def dataset_root(config: dict, context: dist.Context = dist.Context()) -> Path:
         return root
     from cmrlib.data import synth
 
-    root = runs.project_root() / "data" / config["data_profile"] / config["benchmark"]
+    root = default_data_root(config)
     if context.is_main:
         root = Path(synth.generate(config["benchmark"], config["data_profile"], root, seed=config["data_seed"]))
     dist.barrier(context)

@@ -39,6 +39,7 @@ class Predictor:
     sampling: str = "segments"
     clips: int = 1
     crops: int = 1
+    crop_scale: str = "full-height"  # where 3 crops are taken (transforms.test_views)
 
 
 def read_labels(path) -> list[str]:
@@ -83,7 +84,8 @@ def from_run(run_dir, labels=None, clips: int = 1, crops: int = 1) -> Predictor:
     model = load_trained(run_dir)
     num_classes = model.fc.out_features
     classes = read_labels(labels) if labels else _run_classes(config, num_classes)
-    return Predictor(model, classes, config["frames"], config["size"], config["sampling"], clips, crops)
+    return Predictor(model, classes, config["frames"], config["size"], config["sampling"], clips, crops,
+                     config.get("test_crop_scale", "full-height"))
 
 
 def from_checkpoint(path, method: str, labels=None, frames: int = 8, size: int = 224, sampling: str = "segments",
@@ -145,7 +147,7 @@ def load_views(predictor: Predictor, video) -> tuple[torch.Tensor, np.ndarray]:
     except ClipError as error:
         raise ValueError(f"{video}: {ISSUE_TEXT.get(error.issue, error.issue)}") from None
     frames = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # (clips, T, 3, H, W) uint8
-    views = torch.cat([test_views(f, predictor.size, predictor.crops) for f in frames])
+    views = torch.cat([test_views(f, predictor.size, predictor.crops, predictor.crop_scale) for f in frames])
     centre = centre_view(frames[0], predictor.size).permute(0, 2, 3, 1).numpy()
     return views, centre
 

@@ -29,11 +29,16 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # Config fields that change where or how fast a run executes, not what it computes.
 KEY_IGNORED_FIELDS = ("num_workers", "threads", "eval_batch_size", "checkpoint_every")
 
+# What config.json records beside the config itself.
+RECORD_FIELDS = ("provenance", "run_key", "data_digest", "init_from")
+
 # Config fields and model options added after runs were committed, with the default that reproduces the
 # behaviour from before them: at that default they are left out of the key, so adding them keeps every run
 # valid. ("field", default) for config fields, ("method.option", default) for model options.
 KEY_ADDED_AT_DEFAULT: dict[str, object] = {
     "tea.variant": "paper",  # TEA as in the paper; "released" is the official code (issue 16)
+    "init_from_frames": None,         # issue 24: 16-frame runs fine-tuned from the 8-frame run
+    "test_crop_scale": "full-height",  # issue 24: where the 3 test crops are taken
 }
 
 
@@ -121,7 +126,7 @@ def load_run_config(run_dir: Path) -> dict:
     if not path.exists():
         raise ValueError(f"{run_dir} is not a run folder (no config.json)")
     record = read_json(path)
-    return {name: value for name, value in record.items() if name not in ("provenance", "run_key")}
+    return {name: value for name, value in record.items() if name not in RECORD_FIELDS}
 
 
 @contextlib.contextmanager
@@ -146,6 +151,37 @@ def _git(*args) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
+
+
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from HEAD (None outside a git checkout)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
+
+
+def git_diff() -> str:
+    """The uncommitted changes to tracked files, as a patch against HEAD."""
+    return (_git("diff", "HEAD") or "") + "\n"
+
+
+def file_sha1(path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_digest(root) -> str | None:
+    """A generated dataset's fingerprint: sha1 over its manifest's clips (id, split, label and the sha1 of each
+    encoded file), so a run records exactly which clips it saw. None for a folder without a manifest.json
+    (a user's dataset: identified by its path in the config)."""
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        return None
+    clips = read_json(path).get("clips", {})
+    rows = sorted((str(i), c.get("split"), c.get("label"), c.get("sha1")) for i, c in clips.items())
+    return hashlib.sha1(json.dumps(rows).encode()).hexdigest()
 
 
 def provenance(device: str | None = None) -> dict:

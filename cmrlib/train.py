@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from cmrlib import config as configlib
 from cmrlib import distributed as dist
 from cmrlib import runs
-from cmrlib.checkpoint import (CHECKPOINT_FORMAT, build_model, gather_rng_states,
+from cmrlib.checkpoint import (CHECKPOINT_FORMAT, build_model, gather_rng_states, load_checkpoint,
                                load_for_resume, load_weights, same_config, save_keeping_previous, set_rng_state)
 from cmrlib.evaluate import predict, topk_accuracy
 from cmrlib.loaders import (build_datasets, check_splits, configure_determinism, dataset_root, derived_seed,
@@ -159,12 +159,14 @@ def train_epoch(model, loader, optimizer, config, flags, device, context, epoch,
 
 
 # ------------------------------------------------------------------------------------------------ train
-def train(config: dict, out_dir, resume: bool = False, restart: bool = False) -> dict:
+def train(config: dict, out_dir, resume: bool = False, restart: bool = False, allow_dirty: bool = False) -> dict:
     """Train one run into ``out_dir`` and return its final metrics (also in final.json).
 
     A finished run with the same config returns its final.json at once. ``resume=True`` continues from
     checkpoints/last.pt (or previous.pt when last.pt is damaged); ``restart=True`` discards an unfinished run
     and starts again; with neither, an unfinished run (a checkpoint or metrics rows) is refused.
+    A run of a book profile (``config.BOOK_PROFILES``) is refused from a git tree with uncommitted changes to
+    tracked files unless ``allow_dirty`` (or $CMR_ALLOW_DIRTY=1); then the diff is kept as uncommitted.diff.
     """
     out_dir = Path(out_dir)
     context = dist.init(device_type="cuda" if config["device"] != "cpu" and torch.cuda.is_available() else "cpu")
@@ -172,7 +174,8 @@ def train(config: dict, out_dir, resume: bool = False, restart: bool = False) ->
     try:
         if config["threads"]:
             torch.set_num_threads(config["threads"])
-        return _train(config, out_dir, resume, restart, context)
+        return _train(config, out_dir, resume, restart, context,
+                      allow_dirty or os.environ.get("CMR_ALLOW_DIRTY") == "1")
     finally:
         torch.set_num_threads(threads)
         dist.shutdown()
@@ -190,7 +193,36 @@ def unfinished_work(out_dir: Path) -> str | None:
     return f"{epochs} epoch(s) in metrics.jsonl" + (f", checkpoints {', '.join(sorted(checkpoints))}" if checkpoints else "")
 
 
-def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: dist.Context) -> dict:
+def _check_tree(config: dict, out_dir: Path, allow_dirty: bool, context: dist.Context) -> None:
+    """Refuse a book-profile run from uncommitted code, or keep the diff beside it when that is allowed."""
+    if config["profile"] not in configlib.BOOK_PROFILES or not runs.git_dirty():
+        return
+    if not allow_dirty:
+        raise ValueError(f"profile {config['profile']!r} is a book profile and the git tree has uncommitted changes "
+                         f"to tracked files: commit them first (or pass --allow-dirty to keep the diff in the run)")
+    if context.is_main:
+        runs.atomic_write_text(out_dir / "uncommitted.diff", runs.git_diff())
+
+
+def _start_from_parent(model, config: dict, num_classes: int, context: dist.Context) -> dict | None:
+    """Load the weights of the run a fine-tuned run starts from (``init_from_frames``); its record."""
+    parent = configlib.parent_config(config)
+    if parent is None:
+        return None
+    parent_dir = runs.default_run_dir(parent)
+    final = parent_dir / "final.json"
+    if not final.exists() or runs.read_json(final).get("run_key") != runs.run_key(parent):
+        raise ValueError(f"config field 'init_from_frames': this run starts from {parent_dir}, which is not "
+                         f"trained; train it first")
+    weights = parent_dir / "checkpoints" / "last.pt"
+    state = load_checkpoint(weights)
+    load_weights(model, state["model"], weights, num_classes)
+    log(f"starting from the weights of {parent_dir.name}", context)
+    return {"run": parent_dir.name, "run_key": runs.run_key(parent), "weights_sha1": runs.file_sha1(weights)}
+
+
+def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: dist.Context,
+           allow_dirty: bool = False) -> dict:
     from cmrlib.data import ISSUE_NAMES
 
     final_path, config_path = out_dir / "final.json", out_dir / "config.json"
@@ -207,6 +239,7 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
         raise ValueError(f"{out_dir} holds an unfinished run ({work}); continue it with --resume, or discard it "
                          f"and start again with --restart")
 
+    _check_tree(config, out_dir, allow_dirty, context)
     device = select_device(config, context)
     flags = runtime_flags(config, device)
     if config["batch_size"] % context.world_size:
@@ -223,7 +256,8 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
     dropped = check_splits(root, train=train_set, val=val_set)
     num_classes = train_set.num_classes
     issue_codes = len(ISSUE_NAMES)
-    model = build_model(config, num_classes).to(device)
+    data_digest = runs.data_digest(root)
+    model = build_model(config, num_classes, pretrained=config["init_from_frames"] is None).to(device)
     if flags["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     if config["sync_bn"] and context.distributed:
@@ -235,13 +269,22 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
     if state is not None:
         if not same_config(json.loads(state["config_json"]), config):
             raise ValueError(f"{checkpoint_path} was written with a different config; cannot --resume it")
+        recorded = runs.read_json(config_path).get("data_digest") if config_path.exists() else None
+        if recorded is not None and recorded != data_digest:
+            raise ValueError(f"{out_dir} was trained on other data (data digest {recorded[:12]}, {root} has "
+                             f"{str(data_digest)[:12]}); cannot --resume it on these clips")
         load_weights(model, state["model"], checkpoint_path, num_classes)
         optimizer.load_state_dict(state["optimizer"])
         log(f"{out_dir}: resuming at epoch {state['epoch'] + 1}, step {state['step']}", context)
-    elif context.is_main:
+    else:
+        init_from = _start_from_parent(model, config, num_classes, context)
+    if state is None and context.is_main:
         provenance = runs.provenance(str(device))
         provenance["world_size"] = context.world_size
-        runs.atomic_write_json(config_path, {**config, "run_key": runs.run_key(config), "provenance": provenance})
+        record = {**config, "run_key": runs.run_key(config), "data_digest": data_digest, "provenance": provenance}
+        if init_from is not None:
+            record["init_from"] = init_from
+        runs.atomic_write_json(config_path, record)
         for old in ("last.pt", "previous.pt", "best.pt", "last.pt.damaged"):
             if (checkpoint_path.parent / old).exists():
                 (checkpoint_path.parent / old).unlink()
@@ -411,6 +454,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.pt")
     p.add_argument("--restart", action="store_true", help="discard an unfinished run in <out> and start again")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="train a book profile's run from uncommitted code (the diff is kept in the run folder)")
     p.add_argument("--json", action="store_true", help="print final.json")
     p.add_argument("overrides", nargs="*", metavar="key=value")
     return p
@@ -442,7 +487,7 @@ def main(argv=None) -> int:
         out = Path(args.out) if args.out else runs.default_run_dir(config)
         if speaks and not quiet():
             print(f"run folder: {out}", flush=True)
-        final = train(config, out, resume=args.resume, restart=args.restart)
+        final = train(config, out, resume=args.resume, restart=args.restart, allow_dirty=args.allow_dirty)
     except ValueError as error:
         print(f"cmrlib train: error: {error}", file=sys.stderr)
         return 2

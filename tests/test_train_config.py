@@ -11,7 +11,8 @@ from cmrlib.config import lr_factor, parse_overrides, resolve
 def test_every_profile_resolves_to_json(profile):
     config = resolve("cmr", profile, validate=False)
     assert json.loads(json.dumps(config)) == config
-    assert config["profile"] == profile and config["data_profile"] == profile
+    shared_clips = {"cpu-final": "cpu-powered"}  # the reviewed protocol runs on cpu-powered's clips
+    assert config["profile"] == profile and config["data_profile"] == shared_clips.get(profile, profile)
     assert config["model_options"] == {"cme": "all", "sme": "part", "tim": True, "r": 8, "variant": "paper"}
     assert set(config) == set(configlib.RECIPE)
 

@@ -275,7 +275,7 @@ class VideoClipDataset(Dataset):
     def __init__(self, annotations: Annotations, num_segments: int, size: int, train: bool,
                  sampling: str = "segments", clips: int = 1, crops: int = 1, seed: int = 0,
                  flip: bool | None = None, flip_map: dict[int, int] | None = None, dense_window: int = 64,
-                 cache_frames: bool = False, substitute: bool | None = None):
+                 cache_frames: bool = False, substitute: bool | None = None, crop_scale: str = "full-height"):
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if num_segments < 1 or size < 1:
@@ -293,6 +293,7 @@ class VideoClipDataset(Dataset):
         self.meta = annotations.meta
         self.num_segments, self.size, self.train = num_segments, size, train
         self.sampling, self.clips, self.crops, self.seed = sampling, clips, crops, seed
+        self.crop_scale = crop_scale  # where 3 test crops are taken (transforms.test_views)
         self.flip_map = dict(annotations.flip_map if flip_map is None else flip_map)
         self.flip = bool(annotations.flip if flip is None else flip) and train
         self.dense_window = dense_window
@@ -343,7 +344,7 @@ class VideoClipDataset(Dataset):
             if flip:
                 label = self.flip_map.get(label, label)
         else:
-            views = torch.cat([test_views(f, self.size, self.crops) for f in frames])  # (V, T, 3, S, S)
+            views = torch.cat([test_views(f, self.size, self.crops, self.crop_scale) for f in frames])  # (V, T, 3, S, S)
             clip = views[0] if len(views) == 1 else views
         return clip, label, issue
 
@@ -406,7 +407,7 @@ def build_dataset(root, split: str, num_segments: int, size: int, train: bool, s
                   clips: int = 1, crops: int = 1, seed: int = 0, fmt: str = "auto", flip: bool | None = None,
                   flip_map: dict[int, int] | None = None, dense_window: int = 64,
                   cache_frames: bool = False, substitute: bool | None = None,
-                  frame_template: str | None = None) -> VideoClipDataset:
+                  frame_template: str | None = None, crop_scale: str = "full-height") -> VideoClipDataset:
     """A dataset over a root in any supported format (``cmrlib.data.formats``).
 
     ``flip``: horizontal flip in training. Default: on for scene data (Kinetics); for Something-Something
@@ -416,8 +417,9 @@ def build_dataset(root, split: str, num_segments: int, size: int, train: bool, s
     0: a worker's cache ends with its epoch).
     ``substitute``: replace an unloadable clip by another one (default: in training only; see the module
     docstring). ``frame_template``: the frame filenames of TSM list folders (default: the root's meta.json
-    "frame_template", else ``img_{:05d}.jpg``)."""
+    "frame_template", else ``img_{:05d}.jpg``). ``crop_scale``: where 3 test crops are taken
+    (``transforms.test_views``)."""
     annotations = load_annotations(root, split, fmt, frame_template=frame_template)
     return VideoClipDataset(annotations, num_segments, size, train, sampling=sampling, clips=clips, crops=crops,
                             seed=seed, flip=flip, flip_map=flip_map, dense_window=dense_window,
-                            cache_frames=cache_frames, substitute=substitute)
+                            cache_frames=cache_frames, substitute=substitute, crop_scale=crop_scale)

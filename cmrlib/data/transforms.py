@@ -5,8 +5,10 @@ multi-scale crop (crop side = shorter side x one of 1, .875, .75, .66 for height
 scale step apart, at one of 13 fixed positions), resize to ``size`` x ``size``, optional horizontal flip,
 ImageNet normalisation. The same crop and flip apply to every frame of a clip.
 
-Testing: shorter side to ``scale_size`` and a centre crop of ``size`` (1 crop), or shorter side to ``size``
-and three ``size`` x ``size`` crops at the start, middle and end of the longer side (3 crops, full height).
+Testing: shorter side to ``scale_size`` and a centre crop of ``size`` (1 crop), or three ``size`` x ``size``
+crops at the start, middle and end of the longer side (the left, middle and right of a frame wider than high),
+either of the frames resized to ``size`` ("full-height", TSM's ``--full_res``) or at the 1-crop view's scale
+("single-view": shorter side ``scale_size``, TSM's default). On a square frame the full-height crops coincide.
 """
 from __future__ import annotations
 
@@ -70,16 +72,23 @@ def centre_view(frames: torch.Tensor, size: int) -> torch.Tensor:
     return F.center_crop(resize_shorter(frames, scale_size_for(size)), [size, size])
 
 
-def test_views(frames: torch.Tensor, size: int, crops: int) -> torch.Tensor:
-    """uint8 (T,3,H,W) -> float (crops,T,3,size,size): 1 centre crop or 3 full-height crops."""
+CROP_SCALES = ("full-height", "single-view")
+
+
+def test_views(frames: torch.Tensor, size: int, crops: int, scale: str = "full-height") -> torch.Tensor:
+    """uint8 (T,3,H,W) -> float (crops,T,3,size,size): 1 centre crop, or 3 crops along the longer side (across
+    the width of a square frame) of the frames resized to ``size`` ("full-height") or to the single view's
+    scale ("single-view"), each at the middle of the shorter side."""
     if crops == 1:
         return normalise(centre_view(frames, size))[None]
     if crops != 3:
         raise ValueError(f"crops must be 1 or 3, got {crops}")
-    frames = resize_shorter(frames, size)
+    if scale not in CROP_SCALES:
+        raise ValueError(f"test crop scale must be one of {CROP_SCALES}, got {scale!r}")
+    frames = resize_shorter(frames, size if scale == "full-height" else scale_size_for(size))
     h, w = frames.shape[-2:]
     if w >= h:
-        boxes = [(0, left) for left in (0, (w - size) // 2, w - size)]
+        boxes = [((h - size) // 2, left) for left in (0, (w - size) // 2, w - size)]
     else:
-        boxes = [(top, 0) for top in (0, (h - size) // 2, h - size)]
+        boxes = [(top, (w - size) // 2) for top in (0, (h - size) // 2, h - size)]
     return torch.stack([normalise(F.crop(frames, top, left, size, size)) for top, left in boxes])

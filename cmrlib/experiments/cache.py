@@ -88,11 +88,30 @@ def train_cached(config: dict, force: bool = False, retrain_before: float | None
 
 
 def _cached(config: dict, run_dir: Path, retrain_before: float | None) -> bool:
-    """A finished run of this config and code, not older than ``retrain_before``."""
+    """A finished run of this config and code, not older than ``retrain_before``. A run whose recorded data
+    digest differs from the generated dataset on this machine is refused (ValueError): it saw other clips."""
     final = run_dir / "final.json"
     if not final.exists() or (retrain_before and _finished_before(run_dir, retrain_before)):
         return False
-    return runs.read_json(final).get("run_key") == runs.run_key(config)
+    if runs.read_json(final).get("run_key") != runs.run_key(config):
+        return False
+    check_data(run_dir)
+    return True
+
+
+def check_data(run_dir: Path) -> None:
+    """Refuse a run trained on other clips than the generated dataset here (when both are known)."""
+    from cmrlib.loaders import default_data_root
+
+    record = runs.read_json(run_dir / "config.json")
+    recorded = record.get("data_digest")
+    if recorded is None or record.get("data") is not None:
+        return
+    root = default_data_root(record)
+    here = runs.data_digest(root)
+    if here is not None and here != recorded:
+        raise ValueError(f"{_relative(run_dir)} was trained on other clips (data digest {recorded[:12]}) than "
+                         f"{root} holds ({here[:12]}); regenerate the data or retrain the run")
 
 
 def rebuild_weights(run_dir: Path) -> Path:
@@ -268,31 +287,55 @@ def _train_one(config: dict, retrain_before: float | None) -> tuple[str, bool, f
     return _relative(run_dir), reused, time.perf_counter() - tic
 
 
-def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, log=print) -> int:
-    """Train every run the results pages need that is not cached, ``jobs`` runs side by side (separate
-    processes; the cpu profile pins each run to one thread). Returns how many were trained."""
-    from cmrlib.loaders import dataset_root
-
+def planned_configs(profile: str, grids=None) -> dict:
+    """{run folder: config} of every run the results pages need (or only those of ``grids``)."""
+    chosen = page_grids(profile)
+    unknown = set(grids or ()) - set(chosen)
+    if unknown:
+        raise ValueError(f"unknown grid(s) {sorted(unknown)}; choose from {sorted(chosen)}")
     configs = {}
-    for specs, seeds, _ in page_grids(profile).values():
+    for name, (specs, seeds, _) in chosen.items():
+        if grids and name not in grids:
+            continue
         for spec_ in specs:
             for seed in parse_seeds(seeds):
                 config = resolve(spec_, profile, seed)
                 configs.setdefault(runs.default_run_dir(config), config)
-    missing = [config for run_dir, config in configs.items() if not _cached(config, run_dir, retrain_before)]
+    return configs
+
+
+def missing_runs(profile: str, grids=None, retrain_before: float | None = None) -> list:
+    """The planned runs (of ``grids``) that are not finished by the current code: their configs."""
+    return [config for run_dir, config in planned_configs(profile, grids).items()
+            if not _cached(config, run_dir, retrain_before)]
+
+
+def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, log=print, grids=None,
+              on_finished=None) -> int:
+    """Train every run the results pages need (or those of ``grids``) that is not cached, ``jobs`` runs side by
+    side (separate processes; the cpu profiles pin each run to one thread); ``on_finished(run folder)`` after
+    each. Returns how many were trained."""
+    from cmrlib.loaders import dataset_root
+
+    missing = missing_runs(profile, grids, retrain_before)
     for benchmark in sorted({c["benchmark"] for c in missing}):  # generate each dataset once, here
         with quietly():
             dataset_root(next(c for c in missing if c["benchmark"] == benchmark))
-    # longest first (more frames, then CMR-like methods), so that the last runs finish together
-    order = sorted(missing, key=lambda c: (-c["frames"], c["method"] != "cmr"))
-    trained = 0
+    # runs that start from another run (fine-tuning) after it; longest first (more frames, then CMR-like
+    # methods), so that the last runs finish together
+    order = sorted(missing, key=lambda c: (c.get("init_from_frames") is not None, -c["frames"], c["method"] != "cmr"))
+    phases = [[c for c in order if c.get("init_from_frames") is None], [c for c in order if c.get("init_from_frames")]]
+    trained, done = 0, 0
     context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
-        futures = [pool.submit(_train_one, config, retrain_before) for config in order]
-        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            run_dir, reused, seconds = future.result()
-            trained += not reused
-            log(f"  [{done}/{len(futures)}] {'reused' if reused else 'trained'} {run_dir} in {seconds:.0f} s")
+        for phase in phases:
+            futures = [pool.submit(_train_one, config, retrain_before) for config in phase]
+            for future in concurrent.futures.as_completed(futures):
+                run_dir, reused, seconds = future.result()
+                trained, done = trained + (not reused), done + 1
+                log(f"  [{done}/{len(order)}] {'reused' if reused else 'trained'} {run_dir} in {seconds:.0f} s")
+                if on_finished is not None:
+                    on_finished(run_dir)
     return trained
 
 
@@ -306,7 +349,7 @@ def all_runs(profile: str) -> pd.DataFrame:
         rows.append({"run": final_path.parent.name, "benchmark": record["benchmark"], "method": record["method"],
                      "frames": record["frames"], "seed": record["seed"],
                      "current": final.get("run_key") == runs.run_key({k: v for k, v in record.items()
-                                                                      if k not in ("provenance", "run_key")}),
+                                                                      if k not in runs.RECORD_FIELDS}),
                      "wall_s": final.get("wall_time_s", prov.get("wall_time_s", 0.0)),
                      "device": prov.get("device_name"), "commit": (prov.get("git_commit") or "uncommitted")[:10],
                      "top1": 100.0 * final["val_top1"]})
@@ -321,7 +364,7 @@ def stale_runs(profile: str) -> list:
         if not (run_dir / "config.json").exists():
             continue
         record = runs.read_json(run_dir / "config.json")
-        config = {k: v for k, v in record.items() if k not in ("provenance", "run_key")}
+        config = {k: v for k, v in record.items() if k not in runs.RECORD_FIELDS}
         if runs.default_run_dir(config).name != run_dir.name:
             stale.append(run_dir)
     return stale

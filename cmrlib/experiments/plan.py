@@ -40,6 +40,8 @@ class Plan:
     sweep_frames: tuple = (8, 16, 32)  # frame counts of the serial-PEM against parallel-CME timing
     speed_shape: dict = field(default_factory=dict)  # overrides of the profile's model for timing (e.g. R50 at 224)
     physics_methods: tuple = ()  # Table 1's synth-physics column (physics_specs); () = not in this profile's plan
+    long_controls: tuple = ()    # baselines also run at Table 1's frame counts above 8 (TIM: CMR's baseline)
+    long_protocol: str = "scratch"  # runs above 8 frames: "scratch", or "finetune" from the 8-frame run (FINETUNE)
 
 PLANS = {
     "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
@@ -59,6 +61,13 @@ PLANS = {
                         kinetics_frames=(8,), long_methods=("pem", "cmr"), kinetics_methods=("tsn", "tsm", "stm", "cmr"),
                         ratios=(1, 8, 16), longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
                         longrange_seeds=(0, 1, 2), variants=True, physics_methods=TABLE1_METHODS),
+    # The reviewed protocol (issues 24-26): cpu-powered's grid, 16-frame runs fine-tuned from the same-seed
+    # 8-frame run with TSM and TIM as 16-frame controls, 3 crops at the single-view scale.
+    "cpu-final": Plan(comparison_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2, 3, 4), frames=(8, 16),
+                      kinetics_frames=(8,), long_methods=("tsm", "pem", "cmr"), long_controls=("tim",),
+                      long_protocol="finetune", kinetics_methods=("tsn", "tsm", "stm", "cmr"), ratios=(1, 8, 16),
+                      longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
+                      longrange_seeds=(0, 1, 2), variants=True, physics_methods=TABLE1_METHODS),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224},
                 physics_methods=TABLE1_METHODS),
@@ -158,10 +167,15 @@ def table1_specs(methods=TABLE1_METHODS, frames=(8,), benchmark: str = SOMETHING
 def table1_plan_specs(profile: str, methods=TABLE1_METHODS, frames=None, benchmark: str = SOMETHING) -> list:
     """Table 1's (or with KINETICS, Table 2's) specs: the profile's plan when ``frames`` is None (frame counts
     above 8 only for its ``long_methods``), else every method at the given frame counts."""
-    methods = check_methods(methods)
-    specs = table1_specs(methods, frames_for(profile, frames, benchmark), benchmark)
+    methods, chosen = check_methods(methods), plan(profile)
+    counts = frames_for(profile, frames, benchmark)
+    specs = table1_specs(methods, counts, benchmark)
     if frames is None and benchmark == SOMETHING:
-        specs = [s for s in specs if s.overrides["frames"] == 8 or s.method in plan(profile).long_methods]
+        specs = [s for s in specs if s.overrides["frames"] == 8 or s.method in chosen.long_methods]
+        specs += [spec(DISPLAY[m], m, benchmark, frames=int(f)) for f in counts for m in chosen.long_controls]
+    if chosen.long_protocol == "finetune":
+        specs = [spec(s.label, s.method, s.benchmark, **s.overrides, **configlib.FINETUNE)
+                 if s.overrides["frames"] > configlib.FINETUNE["init_from_frames"] else s for s in specs]
     return specs
 
 

@@ -1,0 +1,145 @@
+"""The reviewed protocols (issues 24 and 25): 3 test crops that differ on square frames, 16-frame runs fine-tuned
+from the same-seed 8-frame run, the data digest a run records, and book-profile runs only from committed code."""
+import pytest
+import torch
+
+from cmrlib import config as configlib
+from cmrlib import experiments as ex
+from cmrlib import runs
+from cmrlib import train as trainlib
+from cmrlib.data import synth
+from cmrlib.data import transforms
+
+FAST = {"epochs": 1, "train_subset": 8, "val_subset": 4, "batch_size": 4, "threads": 1}
+
+
+def benchmark_clip() -> torch.Tensor:
+    """A cpu-powered synth-something clip as the dataset hands it to the transforms: uint8 (T, 3, 64, 64)."""
+    frames, _ = synth.render_clip("synth-something", 0, 7, 8, synth.SYNTH_PROFILES["cpu-powered"]["size"],
+                                  scene=synth.SYNTH_PROFILES["cpu-powered"]["scene"])
+    return torch.from_numpy(frames).permute(0, 3, 1, 2)
+
+
+def test_three_crops_of_a_square_benchmark_clip_differ_at_the_single_view_scale():
+    views = transforms.test_views(benchmark_clip(), 56, 3, "single-view")
+    assert views.shape == (3, 8, 3, 56, 56)
+    for a, b in ((0, 1), (1, 2), (0, 2)):
+        assert (views[a] - views[b]).abs().max() > 0.1, f"crops {a} and {b} are the same view"
+
+
+def test_full_height_crops_of_a_square_frame_are_one_view():
+    """The artefact behind the old claim 12 verdict, kept as the released configs' option."""
+    views = transforms.test_views(benchmark_clip(), 56, 3, "full-height")
+    assert torch.equal(views[0], views[1]) and torch.equal(views[1], views[2])
+
+
+def test_a_wide_frame_gives_three_crops_at_either_scale():
+    frames = torch.randint(0, 255, (4, 3, 100, 176), dtype=torch.uint8)
+    for scale in ("full-height", "single-view"):
+        views = transforms.test_views(frames, 56, 3, scale)
+        assert not torch.equal(views[0], views[2])
+    with pytest.raises(ValueError, match="crop scale"):
+        transforms.test_views(frames, 56, 3, "everywhere")
+
+
+def test_the_reviewed_profile_takes_single_view_crops_and_the_old_ones_keep_their_keys():
+    assert configlib.resolve("cmr", "cpu-final")["test_crop_scale"] == "single-view"
+    old = configlib.resolve("cmr", "cpu-powered")
+    assert old["test_crop_scale"] == "full-height" and old["init_from_frames"] is None
+    without = {k: v for k, v in old.items() if k not in ("test_crop_scale", "init_from_frames")}
+    assert runs.run_key(old) == runs.run_key(without), "added fields at their defaults must keep committed keys"
+    assert configlib.resolve("cmr", "cpu-final")["data_profile"] == "cpu-powered"
+
+
+def test_table1_at_16_frames_is_fine_tuned_from_the_8_frame_run_with_tim_and_tsm_controls():
+    specs = ex.table1_plan_specs("cpu-final")
+    long = {s.label for s in specs if s.overrides["frames"] == 16}
+    assert long == {"TSM", "TIM", "PEM (stand-in)", "CMR"}
+    assert "TIM" in {s.label for s in specs if s.overrides["frames"] == 8}
+    for spec_ in specs:
+        config = ex.resolve(spec_, "cpu-final", 1)
+        if config["frames"] == 16:
+            assert config["init_from_frames"] == 8 and config["epochs"] == configlib.FINETUNE["epochs"]
+            parent = configlib.parent_config(config)
+            eight = ex.resolve(ex.spec(spec_.label, spec_.method, frames=8), "cpu-final", 1)
+            assert runs.run_key(parent) == runs.run_key(eight)
+        else:
+            assert configlib.parent_config(config) is None
+    # the older profiles train 16 frames from the start, as their committed runs did
+    assert all("init_from_frames" not in s.overrides for s in ex.table1_plan_specs("cpu-powered"))
+
+
+def test_a_fine_tuned_run_starts_from_its_parents_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+    monkeypatch.setattr(runs, "project_root", lambda: tmp_path)
+    data = synth.generate("synth-something", "smoke", tmp_path / "data" / "smoke" / "synth-something",
+                          workers=0, verbose=False)
+    assert data.is_dir()
+    child = configlib.resolve("tsm", "smoke", {**FAST, "frames": 8, "init_from_frames": 4})
+    with pytest.raises(ValueError, match="not trained"):
+        trainlib.train(child, tmp_path / "child")
+    parent = configlib.parent_config(child)
+    trainlib.train(parent, runs.default_run_dir(parent))
+    trainlib.train(child, tmp_path / "child")
+    record = runs.read_json(tmp_path / "child" / "config.json")
+    assert record["init_from"]["run_key"] == runs.run_key(parent)
+    assert record["data_digest"] == runs.data_digest(data) is not None
+    # the child's first epoch starts from the parent: its loss is not the from-scratch loss
+    scratch = configlib.resolve("tsm", "smoke", {**FAST, "frames": 8})
+    trainlib.train(scratch, tmp_path / "scratch")
+    first = [runs.read_jsonl(tmp_path / name / "metrics.jsonl")[0]["loss"] for name in ("child", "scratch")]
+    assert first[0] != first[1]
+
+
+def test_the_data_digest_follows_every_clip(tmp_path):
+    root = tmp_path / "d"
+    runs.atomic_write_json(root / "manifest.json", {"clips": {"0": {"split": "train", "label": 1, "sha1": "aa"},
+                                                              "1": {"split": "validation", "label": 0, "sha1": "bb"}}})
+    digest = runs.data_digest(root)
+    runs.atomic_write_json(root / "manifest.json", {"clips": {"0": {"split": "train", "label": 1, "sha1": "aa"},
+                                                              "1": {"split": "validation", "label": 0, "sha1": "bc"}}})
+    assert runs.data_digest(root) != digest and len(digest) == 40
+    assert runs.data_digest(tmp_path / "no-manifest") is None
+
+
+def test_a_run_on_other_clips_is_neither_reused_nor_resumed(tmp_path, monkeypatch):
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+    monkeypatch.setattr(runs, "project_root", lambda: tmp_path)
+    root = synth.generate("synth-something", "smoke", tmp_path / "data" / "smoke" / "synth-something",
+                          workers=0, verbose=False)
+    config = configlib.resolve("tsn", "smoke", {**FAST, "frames": 2})
+    out = runs.default_run_dir(config)
+    trainlib.train(config, out)
+    ex.check_data(out)  # same clips: fine
+    record = runs.read_json(out / "config.json")
+    runs.atomic_write_json(out / "config.json", {**record, "data_digest": "0" * 40})
+    with pytest.raises(ValueError, match="other clips"):
+        ex.check_data(out)
+    (out / "final.json").unlink()
+    with pytest.raises(ValueError, match="other data"):
+        trainlib.train(config, out, resume=True)
+    assert root.is_dir()
+
+
+def test_a_book_profile_run_is_refused_from_a_dirty_tree_or_keeps_the_diff(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "git_dirty", lambda: True)
+    monkeypatch.setattr(runs, "git_diff", lambda: "diff --git a/x b/x\n")
+    with pytest.raises(ValueError, match="uncommitted changes"):
+        trainlib.train(configlib.resolve("tsn", "cpu-final"), tmp_path / "refused")
+    assert not (tmp_path / "refused").exists(), "nothing is written for a refused run"
+    monkeypatch.setattr(configlib, "BOOK_PROFILES", ("smoke",))
+    config = configlib.resolve("tsn", "smoke", {**FAST, "frames": 2})
+    with pytest.raises(ValueError, match="uncommitted changes"):
+        trainlib.train(config, tmp_path / "smoke")
+    trainlib.train(config, tmp_path / "smoke", allow_dirty=True)
+    assert (tmp_path / "smoke" / "uncommitted.diff").read_text().startswith("diff --git")
+
+
+def test_the_runs_command_lists_what_is_missing(capsys):
+    from cmrlib import grid
+
+    assert grid.main(["--profile", "cpu-final", "--grids", "table1", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "of 36 planned runs finished" in out and "cmr-default-T16-s0" in out
+    assert grid.main(["--profile", "cpu-final", "--grids", "tables"]) == 2
+    assert "unknown grid" in capsys.readouterr().err
