@@ -7,14 +7,14 @@ PROFILE  ?= cpu-powered
 FORCE    ?=
 STAMP    := $(VENV)/.installed
 
-.PHONY: book test venv clean
+.PHONY: book test venv verify clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e .
+	$(PY) -m pip install -c constraints.txt -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cmr-book)"
 	touch $(STAMP)
 
@@ -25,6 +25,12 @@ book: $(STAMP)
 
 test: $(STAMP)
 	CMR_PROFILE=smoke $(PY) -m pytest -q
+
+# Re-make the runs whose weights are committed (the Figure 5 page's and the README's predict example) and compare
+# them with their committed files, epoch by epoch (results in runs/verify/).
+VERIFY_RUNS ?= runs/cpu-final/synth-something/cmr-default-T8-s0-19357105
+verify: $(STAMP)
+	$(PY) -m cmrlib verify $(VERIFY_RUNS)
 
 clean:
 	rm -rf _build data/smoke

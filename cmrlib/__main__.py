@@ -17,6 +17,8 @@ COMMANDS = {
     "convert": ("cmrlib.convert", "convert a checkpoint of the authors' code (CMR, TSM, TEA) to cmrlib's"),
     "bench": ("cmrlib.bench", "benchmarks: 'bench model' (CMR Table 7 protocol), 'bench data'"),
     "gpu-check": ("cmrlib.gpu_check", "GPU readiness: CUDA training steps, Table 7 on the GPU, targets (--dry-run: CPU)"),
+    "verify": ("cmrlib.verify", "re-make committed runs in a scratch folder and compare them with their files"),
+    "export-weights": ("cmrlib.verify:export_main", "write a run's final weights in float16 (to commit them)"),
     "book": ("cmrlib.book", "run the book's notebooks with papermill and build the HTML"),
 }
 
@@ -36,8 +38,9 @@ def main(argv=None) -> int:
     if name not in COMMANDS:
         print(f"cmrlib: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    module_name, _, function = COMMANDS[name][0].partition(":")
+    module = importlib.import_module(module_name)
+    return int(getattr(module, function or "main")(rest) or 0)
 
 
 if __name__ == "__main__":

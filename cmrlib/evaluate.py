@@ -103,7 +103,8 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
         raise ValueError(f"crops must be 1 (centre) or 3 (left, centre, right) (got {crops})")
     if clips < 1:
         raise ValueError(f"clips must be >= 1 (got {clips})")
-    weights = run_dir / "checkpoints" / f"{checkpoint}.pt"
+    # "f16": the committed float16 copy of the final weights (cmrlib.verify.export_half)
+    weights = run_dir / "weights.f16.pt" if checkpoint == "f16" else run_dir / "checkpoints" / f"{checkpoint}.pt"
     if not weights.exists():
         raise ValueError(f"no checkpoint {weights}; train the run first")
     if data is not None:

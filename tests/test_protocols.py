@@ -143,3 +143,74 @@ def test_the_runs_command_lists_what_is_missing(capsys):
     assert "of 36 planned runs finished" in out and "cmr-default-T16-s0" in out
     assert grid.main(["--profile", "cpu-final", "--grids", "tables"]) == 2
     assert "unknown grid" in capsys.readouterr().err
+
+
+def test_verify_remakes_a_run_made_in_another_process_identically_and_names_a_difference(tmp_path, monkeypatch):
+    """Issue 25: a smoke run trained by the CLI in a separate process, re-made by ``verify`` in this one."""
+    import subprocess
+    import sys
+
+    from cmrlib import verify
+
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+    out = tmp_path / "runs" / "smoke" / "made-elsewhere"
+    made = subprocess.run([sys.executable, "-m", "cmrlib", "train", "--method", "tsm", "--profile", "smoke",
+                           "--out", str(out), *(f"{k}={v}" for k, v in {**FAST, "epochs": 2}.items())],
+                          capture_output=True, text=True, env={**__import__("os").environ, "CMR_ROOT": str(tmp_path)})
+    assert made.returncode == 0, made.stderr[-2000:]
+    result = verify.verify(out)
+    assert result["outcome"] == "identical" and result["first_difference"] is None and result["epochs"] == 2
+    recorded = runs.read_json(tmp_path / "runs" / "verify" / "smoke--made-elsewhere.json")
+    assert recorded["outcome"] == "identical" and recorded["utc_time"] and recorded["machine"]["cpus"]
+    assert not any((tmp_path / "_build" / "verify").iterdir()), "the scratch folder is removed"
+    rows = runs.read_jsonl(out / "metrics.jsonl")
+    rows[1]["loss"] += 1e-12  # a change far below any printed digit
+    runs.atomic_write_jsonl(out / "metrics.jsonl", rows)
+    result = verify.verify(out, record=False)
+    assert result["outcome"] == "different"
+    assert result["first_difference"]["epoch"] == 2 and result["first_difference"]["field"] == "loss"
+
+
+def test_first_difference_ignores_timings_only():
+    from cmrlib.verify import first_difference
+
+    a = [{"epoch": 1, "loss": 1.0, "wall_time_s": 3.0}]
+    assert first_difference(a, [{"epoch": 1, "loss": 1.0, "wall_time_s": 9.0}]) is None
+    assert first_difference(a, [{"epoch": 1, "loss": 1.0}, {"epoch": 2}])["epoch"] == 2
+
+
+def test_exported_half_weights_load_for_predict_without_the_checkpoint(tmp_path, monkeypatch):
+    from cmrlib import figure5, predict, verify
+
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+    config = configlib.resolve("tsm", "smoke", FAST)
+    out = tmp_path / "run"
+    trainlib.train(config, out)
+    record = verify.export_half(out)
+    assert record["bytes"] < (out / "checkpoints" / "last.pt").stat().st_size / 2
+    assert abs(record["val_top1_f16"] - record["val_top1_f32"]) <= 0.25
+    full = figure5.load_trained(out)
+    (out / "checkpoints" / "last.pt").rename(tmp_path / "moved.pt")
+    half = figure5.load_trained(out)
+    for (name, a), b in zip(full.state_dict().items(), half.state_dict().values()):
+        if a.is_floating_point():
+            assert torch.allclose(a, b, rtol=1e-3, atol=1e-3), name
+    assert predict.from_run(out).classes
+
+
+def test_make_installs_the_pinned_versions_of_every_dependency():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pins = {}
+    for line in (root / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[name.lower().replace("_", "-")] = version
+    dependencies = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in dependencies:
+        name = requirement.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+    assert "-c constraints.txt" in (root / "Makefile").read_text()
