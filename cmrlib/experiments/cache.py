@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from cmrlib import config as configlib
-from cmrlib import runs
+from cmrlib import runs, stats
 from cmrlib.evaluate import direction_accuracy, reversal_pairs
 from cmrlib.experiments.cost import model_cost
 from cmrlib.experiments.plan import (DISPLAY, PLANS, SOMETHING, Spec, check_profile, page_grids, parse_seeds,
@@ -216,6 +216,7 @@ def run_spec(spec_: Spec, profile: str, seed: int, multiview: tuple | None = Non
         "hardware": f"{prov.get('device', '?')} ({prov.get('device_name', '?')}, {prov.get('cpu_threads', '?')} threads)",
         "finished_utc": prov.get("finished_utc"),
     }
+    row["learned"] = _learned(run_dir, config)
     if multiview:
         clips, crops = multiview
         cached = (run_dir / f"eval_{clips}x{crops}.json").exists()
@@ -227,6 +228,21 @@ def run_spec(spec_: Spec, profile: str, seed: int, multiview: tuple | None = Non
         cached = (run_dir / "direction.json").exists()
         row["direction_acc"] = direction_cached(run_dir) if cached or not cached_only else float("nan")
     return row
+
+
+def _learned(run_dir: Path, config: dict) -> bool:
+    """The declared run-health rule (``cmrlib.stats.learned``) on the run's last training loss; True where the
+    number of classes is unknown (a dataset of the user's without an evaluation file)."""
+    from cmrlib.data.synth import BENCHMARKS
+
+    history = runs.read_jsonl(run_dir / "metrics.jsonl")
+    if config.get("data") is None and config["benchmark"] in BENCHMARKS:
+        classes = len(BENCHMARKS[config["benchmark"]].classes)
+    elif (run_dir / "eval_1x1.json").exists():
+        classes = len(runs.read_json(run_dir / "eval_1x1.json")["classes"])
+    else:
+        return True
+    return stats.learned(history[-1]["loss"], classes) if history else False
 
 
 def _options_text(config: dict) -> str:
@@ -321,10 +337,13 @@ def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, 
     for benchmark in sorted({c["benchmark"] for c in missing}):  # generate each dataset once, here
         with quietly():
             dataset_root(next(c for c in missing if c["benchmark"] == benchmark))
-    # runs that start from another run (fine-tuning) after it; longest first (more frames, then CMR-like
-    # methods), so that the last runs finish together
-    order = sorted(missing, key=lambda c: (c.get("init_from_frames") is not None, -c["frames"], c["method"] != "cmr"))
-    phases = [[c for c in order if c.get("init_from_frames") is None], [c for c in order if c.get("init_from_frames")]]
+    # three phases: the runs others start from (fine-tuning parents), then those that start from them, then the
+    # rest; inside a phase longest first (more frames, then CMR-like methods), so that its runs finish together
+    parents = {runs.default_run_dir(configlib.parent_config(c)) for c in missing if c.get("init_from_frames")}
+    order = sorted(missing, key=lambda c: (-c["frames"], c["method"] != "cmr"))
+    phases = [[c for c in order if runs.default_run_dir(c) in parents],
+              [c for c in order if c.get("init_from_frames")],
+              [c for c in order if runs.default_run_dir(c) not in parents and not c.get("init_from_frames")]]
     trained, done = 0, 0
     context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
