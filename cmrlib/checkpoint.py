@@ -55,9 +55,8 @@ def load_checkpoint(path: Path) -> dict:
         raise CheckpointError(f"checkpoint {path} is a directory, not a file") from None
     except Exception as error:  # truncated zip, zero bytes, garbage, a pickle with other types
         size = path.stat().st_size if path.is_file() else 0
-        reason = "empty file" if size == 0 else f"{type(error).__name__}"
-        raise CheckpointError(f"checkpoint {path} is damaged or not a cmrlib checkpoint ({reason}, {size} bytes); "
-                              f"it cannot be loaded") from None
+        reason = "is empty" if size == 0 else f"is truncated or damaged ({size} bytes)"
+        raise CheckpointError(f"checkpoint {path} {reason}") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"checkpoint {path} is not a cmrlib checkpoint (no model weights in it)")
     return state
@@ -103,7 +102,7 @@ def load_for_resume(path: Path, say=print) -> dict | None:
     try:
         state = load_checkpoint(previous)
     except CheckpointError as error:
-        raise CheckpointError(f"{failure}, and so is the fallback: {error}; start again with --restart") from None
+        raise CheckpointError(f"{failure}, and so is previous.pt; start again with --restart") from None
     try:  # (under DDP another process may have moved it already)
         os.replace(path, path.with_name(path.name + ".damaged"))
     except FileNotFoundError:

@@ -52,8 +52,11 @@ class WriteFailed(OSError):
 
     def __init__(self, path, error: BaseException):
         reason = getattr(error, "strerror", None) or "the write failed (is the disk full?)"
-        super().__init__(f"cannot write {path}: {reason}; the file it would replace is kept")
-        self.errno, self.filename = getattr(error, "errno", None), str(path)
+        self.message = f"cannot write {path}: {reason}; the file it would replace is kept"
+        super().__init__(getattr(error, "errno", None), self.message, str(path))
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _write_failure(error: BaseException) -> bool:
