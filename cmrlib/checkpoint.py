@@ -55,9 +55,8 @@ def load_checkpoint(path: Path) -> dict:
         raise CheckpointError(f"checkpoint {path} is a directory, not a file") from None
     except Exception as error:  # truncated zip, zero bytes, garbage, a pickle with other types
         size = path.stat().st_size if path.is_file() else 0
-        reason = "empty file" if size == 0 else f"{type(error).__name__}"
-        raise CheckpointError(f"checkpoint {path} is damaged or not a cmrlib checkpoint ({reason}, {size} bytes); "
-                              f"it cannot be loaded") from None
+        reason = "is empty" if size == 0 else f"is truncated or damaged ({size} bytes)"
+        raise CheckpointError(f"checkpoint {path} {reason}") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"checkpoint {path} is not a cmrlib checkpoint (no model weights in it)")
     return state
@@ -68,14 +67,21 @@ def save_keeping_previous(checkpoint: dict, path: Path) -> None:
     path = Path(path)
     if path.is_file():
         link = path.with_name(f".previous.{os.getpid()}.tmp")
-        if link.exists():
-            link.unlink()
         try:
-            os.link(path, link)
-        except OSError:  # a file system without hard links: copy
-            import shutil
-            shutil.copyfile(path, link)
-        os.replace(link, path.with_name("previous.pt"))
+            if link.exists():
+                link.unlink()
+            try:
+                os.link(path, link)
+            except OSError:  # a file system without hard links: copy
+                import shutil
+                shutil.copyfile(path, link)
+            os.replace(link, path.with_name("previous.pt"))
+        except BaseException as error:  # (disk full while copying, Ctrl-C): leave no stray link behind
+            if os.path.lexists(link):
+                os.unlink(link)
+            if isinstance(error, OSError) and not isinstance(error, runs.WriteFailed):
+                raise runs.WriteFailed(path.with_name("previous.pt"), error) from None
+            raise
     runs.atomic_save(checkpoint, path)
 
 
@@ -96,7 +102,7 @@ def load_for_resume(path: Path, say=print) -> dict | None:
     try:
         state = load_checkpoint(previous)
     except CheckpointError as error:
-        raise CheckpointError(f"{failure}, and so is the fallback: {error}; start again with --restart") from None
+        raise CheckpointError(f"{failure}, and so is previous.pt; start again with --restart") from None
     try:  # (under DDP another process may have moved it already)
         os.replace(path, path.with_name(path.name + ".damaged"))
     except FileNotFoundError:
@@ -117,6 +123,28 @@ def load_weights(model: torch.nn.Module, weights: dict, source, num_classes: int
             raise CheckpointError(f"checkpoint {source} was trained for {trained.shape[0]} classes, but the data "
                                   f"has {num_classes}; evaluate on data with the same classes") from None
         raise CheckpointError(f"checkpoint {source} does not fit the run's model (other method or options?)") from None
+
+
+def trained_method(state: dict) -> str | None:
+    """The method a checkpoint was trained or converted with, when it says (a run's ``config_json``, a
+    converted file's ``model_kwargs``), else None."""
+    import json
+
+    if isinstance(state.get("config_json"), str):
+        try:
+            return json.loads(state["config_json"]).get("method")
+        except ValueError:
+            return None
+    kwargs = state.get("model_kwargs")
+    return kwargs.get("method") if isinstance(kwargs, dict) else None
+
+
+def check_method(state: dict, method: str, source, asked: str = "--method") -> None:
+    """Refuse to use a checkpoint as another method than its own (TSN and TSM share every tensor, so loading
+    alone would not tell): one line naming both."""
+    own = trained_method(state)
+    if own is not None and own != method:
+        raise CheckpointError(f"checkpoint {source} holds a {own!r} model, but {asked} says {method!r}")
 
 
 def same_config(a: dict, b: dict) -> bool:

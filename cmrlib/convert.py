@@ -7,6 +7,10 @@ names to cmrlib's. Each accepts a bare state dict or one wrapped as ``{'state_di
 scripts' format), strips DataParallel's ``module.`` prefix, and returns a ``Conversion``: the cmrlib state dict,
 the ``build_model`` arguments that fit it, and, by name, every tensor it could not place (``unplaced``) and
 every cmrlib tensor that the file did not fill (``missing``).
+``convert_file`` (the command) refuses, with one line and nothing written: a checkpoint of another code than
+``--from`` (told from its tensor names, ``guess_source``: "this is a TSM checkpoint, use --from tsm"), a
+conversion that leaves cmrlib tensors unfilled (the file would not load), OUT that is IN, and an OUT that is a
+directory, ends in '/', or sits in a missing or unwritable folder.
 
 Sources (the authors' TSN wrapper keeps the backbone as ``base_model`` and names the head ``new_fc``):
 * ``cmr-released``: TencentYoutuResearch/ActionRecognition-CMR, ResNet-50 blocks wrapped as ``.net`` with the
@@ -66,9 +70,14 @@ def unwrap(checkpoint) -> dict:
 def load_file(path, trust: bool = False):
     """What a checkpoint file holds. Loads with ``weights_only=True`` unless ``trust`` (a file that also
     pickles other Python objects); any file that is not a PyTorch checkpoint raises one clear ValueError."""
+    from cmrlib.data.formats import path_kind
+
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+    kind = path_kind(path)
+    if kind != "file":  # (never open a FIFO: it blocks)
+        raise ValueError(f"{path}: " + {"missing": "no such file", "dir": "is a directory, not a checkpoint file",
+                                        "unreadable": "cannot be read (permission denied?)"}.get(
+                                            kind, "not a regular file (a FIFO, a socket or a device)"))
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as error:
@@ -76,9 +85,10 @@ def load_file(path, trust: bool = False):
             raise ValueError(f"{path}: the checkpoint also holds Python objects that weights_only loading refuses; "
                              "if you trust the file, load it with trust=True (--trust)") from None
         raise ValueError(f"{path}: not a PyTorch checkpoint (it does not unpickle)") from None
+    except PermissionError:
+        raise ValueError(f"{path}: cannot be read (permission denied)") from None
     except Exception as error:  # unpickling garbage raises almost anything (IndexError, EOFError, ...)
-        raise ValueError(f"{path}: not a PyTorch checkpoint ({type(error).__name__}: "
-                         f"{str(error).splitlines()[0] if str(error) else 'unreadable'})") from None
+        raise ValueError(f"{path}: not a PyTorch checkpoint (truncated or damaged: {type(error).__name__})") from None
     return checkpoint
 
 
@@ -269,19 +279,53 @@ def convert_tea(checkpoint) -> Conversion:
 
 
 CONVERTERS = {"cmr-released": convert_cmr_released, "tsm": convert_tsm, "tea": convert_tea}
+SOURCE_NAMES = {"cmr-released": "CMR (released code)", "tsm": "TSM", "tea": "TEA", "cmrlib": "cmrlib"}
+
+
+def guess_source(state: dict) -> str | None:
+    """Whose code wrote a state dict, from its tensor names: "cmr-released" (``.net.`` blocks with
+    ``trans_att``/``shift_conv``/``spatial_att``), "tsm" (``conv1.net``), "tea" (``me.``, ``shifts.``),
+    "cmrlib" (cmrlib's own names), else None."""
+    names = [name.removeprefix("module.") for name in state]
+    blocks = [name for name in names if re.match(r"(base_model\.)?layer\d+\.\d+\.", name)]
+    if any(re.search(r"\.(trans_att|shift_conv|spatial_att)\.|\.\d+\.net\.", n) for n in blocks):
+        return "cmr-released"
+    if any(re.search(r"\.conv1\.net\.", n) for n in blocks):
+        return "tsm"
+    if any(re.search(r"\.(me\.conv1|shifts\.\d)\.", n) for n in blocks) and \
+            any(n.startswith("base_model.") for n in names):
+        return "tea"
+    if "conv1.weight" in names and "fc.weight" in names:
+        return "cmrlib"
+    return None
 
 
 def convert_file(source: str, src, dst, trust: bool = False) -> Conversion:
     """Convert checkpoint ``src`` of the ``source`` code and save ``{"model", "model_kwargs", "converted_from"}``
     to ``dst``: it loads with weights_only, and ``python -m cmrlib predict --checkpoint dst`` reads it."""
-    from cmrlib.runs import atomic_save
+    from cmrlib.runs import atomic_save, output_file
 
     if source not in CONVERTERS:
         raise ValueError(f"--from {source!r}: expected one of {', '.join(SOURCES)}")
+    dst = output_file(dst, "OUT")
+    if Path(src).resolve() == dst.resolve() or (dst.exists() and Path(src).exists() and
+                                                Path(src).samefile(dst)):
+        raise ValueError(f"OUT {dst} is IN itself: the converted checkpoint would overwrite the authors' one; "
+                         f"give another OUT")
+    state = read_checkpoint(src, trust)
+    found = guess_source(state)
+    if found not in (None, source):
+        hint = "nothing to convert" if found == "cmrlib" else f"use --from {found}"
+        raise ValueError(f"{src} is a {SOURCE_NAMES[found]} checkpoint, another architecture than "
+                         f"{SOURCE_NAMES[source]}'s; {hint}")
     try:
-        conversion = CONVERTERS[source](read_checkpoint(src, trust))
+        conversion = CONVERTERS[source](state)
     except ValueError as error:
         raise ValueError(f"{src}: {error}" if not str(error).startswith(str(src)) else str(error)) from None
+    if conversion.missing:
+        raise ValueError(f"{src}: {len(conversion.missing)} tensors of the {SOURCE_NAMES[source]} model are not in "
+                         f"the file (first: {', '.join(conversion.missing[:3])}); the converted file would not "
+                         f"load, so none was written")
     atomic_save({"model": conversion.state_dict, "model_kwargs": conversion.model_kwargs,
                  "converted_from": source, "unplaced": conversion.unplaced}, dst)
     return conversion
@@ -296,6 +340,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         conversion = convert_file(args.source, args.src, args.dst, args.trust)
+    except OSError as error:  # runs.WriteFailed: disk full, no permission (IN is never touched)
+        print(f"cmrlib convert: error: {error}", file=sys.stderr)
+        return 2
     except ValueError as error:
         print(f"cmrlib convert: error: {error}", file=sys.stderr)
         return 2
@@ -304,6 +351,4 @@ def main(argv=None) -> int:
     print(f"{args.dst}: {len(conversion.state_dict)} tensors for build_model({kwargs['method']!r}, {options})")
     for name in conversion.unplaced:
         print(f"  not placed: {name}")
-    for name in conversion.missing:
-        print(f"  not in the file (keeps cmrlib's init): {name}")
     return 0

@@ -8,7 +8,12 @@ scores of the views of a video are averaged (STM's wording; TSM's and CMR's test
 The model runs in eval mode (BN on running statistics), every view is a full clip of T frames (no padding),
 and the views of one video are regrouped by shape, never by position in the batch, so the scores do not
 depend on the batch size (the failure of TSM issue #134).
-Results go to ``RUN_DIR/eval_<clips>x<crops>.json``.
+Results go to ``RUN_DIR/eval_<clips>x<crops>.json``, which records the data it scored (``data``: path and
+fingerprint of the validation list). With ``--data`` other than the run's own, they go to
+``eval_<clips>x<crops>-data-<fingerprint>.json`` instead (the run's own evaluation is never overwritten), and the
+data must have the run's class names in the run's order (same count, other names or order: refused, not mapped).
+A checkpoint whose own config names another method than the run's, and ``--checkpoint best`` of a run trained
+with ``keep_best`` off, are refused with one line.
 
 Bad input: evaluation never scores a clip other than the one listed. A validation clip that cannot be loaded
 (missing, truncated, zero frames, not a video, unreadable) is excluded: top-1, top-5, the per-class accuracy
@@ -22,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,7 +39,7 @@ from torch.utils.data import DataLoader
 
 from cmrlib import distributed as dist
 from cmrlib import runs
-from cmrlib.checkpoint import build_model, load_checkpoint, load_weights
+from cmrlib.checkpoint import build_model, check_method, load_checkpoint, load_weights
 from cmrlib.loaders import FirstItems, dataset_root, select_device, to_device
 from cmrlib.runs import load_run_config
 
@@ -105,9 +112,15 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
         raise ValueError(f"clips must be >= 1 (got {clips})")
     # "f16": the committed float16 copy of the final weights (cmrlib.verify.export_half)
     weights = run_dir / "weights.f16.pt" if checkpoint == "f16" else run_dir / "checkpoints" / f"{checkpoint}.pt"
-    if not weights.exists():
+    if not os.path.lexists(weights):
+        if checkpoint == "best" and not config.get("keep_best"):
+            raise ValueError(f"no checkpoint {weights}: the run was trained with keep_best off (keep_best=true "
+                             f"keeps it); evaluate --checkpoint last")
         raise ValueError(f"no checkpoint {weights}; train the run first")
+    own_root = own_data_root(config)
+    run_classes = None
     if data is not None:
+        run_classes = classes_of_run(config)
         config["data"] = str(Path(data).expanduser().resolve())
     if device is not None:
         config["device"] = device
@@ -119,14 +132,21 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
     if config["val_subset"] is not None and config["val_subset"] < len(dataset):
         dataset = FirstItems(dataset, config["val_subset"])
     state = load_checkpoint(weights)
+    check_method(state, config["method"], weights, asked=f"the run's config.json")
     model = build_model(config, dataset.num_classes, pretrained=False).to(device)
     load_weights(model, state["model"], weights, dataset.num_classes)
+    other_data = Path(root).resolve() != own_root.resolve()
+    if other_data:
+        check_classes(state.get("classes") or run_classes, list(dataset.classes), root)
+    fingerprint = data_fingerprint(dataset, root)
 
     batch_size = batch_size or config["eval_batch_size"] or config["batch_size"]
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=config["num_workers"])
     tic = time.perf_counter()
     excluded = []
     scores, labels, issues = predict(model, loader, device, excluded=excluded)
+    from cmrlib.data.dataset import ISSUE_CODES
+    pyav = issues == ISSUE_CODES["pyav"]
     entries = getattr(dataset, "entries", [])
     issue_of = getattr(getattr(dataset, "dataset", dataset), "_bad", {})
     seconds = time.perf_counter() - tic
@@ -147,13 +167,58 @@ def evaluate(run_dir, clips: int = 1, crops: int = 1, batch_size: int | None = N
                       for k in range(num_classes)},
         "classes": names, "confusion": confusion.tolist(),
         "predictions": scores.argmax(dim=1).tolist(), "labels": labels.tolist(),
-        "bad_inputs": int((issues != 0).sum()) + len(excluded), "seconds": seconds,
+        "bad_inputs": int(((issues != 0) & ~pyav).sum()) + len(excluded), "seconds": seconds,
+        "decoded_with_pyav": int(pyav.sum()),
+        "data": {"path": str(root), "fingerprint": fingerprint, "own": not other_data},
     }
+    name = f"eval_{clips}x{crops}" + (f"-data-{fingerprint[:8]}" if other_data else "")
+    result["file"] = str(run_dir / f"{name}.json")
     if save:
-        runs.atomic_write_json(run_dir / f"eval_{clips}x{crops}.json", result)
+        runs.atomic_write_json(run_dir / f"{name}.json", result)
     if keep_scores:
         result["scores"] = scores
     return result
+
+
+def own_data_root(config: dict) -> Path:
+    """The dataset folder a run was trained on (without generating it)."""
+    if config.get("data") is not None:
+        return Path(config["data"]).expanduser()
+    return runs.project_root() / "data" / (config.get("data_profile") or config["profile"]) / config["benchmark"]
+
+
+def classes_of_run(config: dict) -> list | None:
+    """The class names a run was trained with, from its own data (None when that cannot be read)."""
+    if config.get("data") is None:
+        from cmrlib.data.synth import BENCHMARKS
+
+        return list(BENCHMARKS[config["benchmark"]].classes)
+    try:
+        from cmrlib.data.formats import load_annotations
+
+        return list(load_annotations(config["data"], "validation").classes)
+    except (ValueError, OSError):
+        return None
+
+
+def check_classes(trained: list | None, found: list, root) -> None:
+    """Refuse data whose class names or order differ from the run's: its scores would be read against the
+    wrong names (a 75 % run scores 25 % on its own classes reversed)."""
+    if trained is None:
+        raise ValueError(f"cannot tell the run's class names (its own data cannot be read), so data {root} "
+                         f"cannot be vouched for; evaluate on the run's own data")
+    if [str(c) for c in trained] != [str(c) for c in found]:
+        k = next(i for i, (a, b) in enumerate(zip(trained, found)) if str(a) != str(b))
+        how = "in another order" if sorted(map(str, trained)) == sorted(map(str, found)) else "with other names"
+        raise ValueError(f"data {root} has the run's {len(found)} classes {how} (class {k}: {str(found[k])[:40]!r}, "
+                         f"the run's is {str(trained[k])[:40]!r}); refused, not mapped")
+
+
+def data_fingerprint(dataset, root) -> str:
+    """16 hex digits of the class names and the (path relative to the root, label) of every scored entry."""
+    entries = [(os.path.relpath(e.path, root), e.label) for e in getattr(dataset, "entries", [])]
+    text = json.dumps([list(map(str, dataset.classes)), entries], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def direction_accuracy(confusion, pairs) -> float:
@@ -203,6 +268,9 @@ def main(argv=None) -> int:
     else:
         excluded = (f", {result['excluded']} excluded (cannot be loaded; listed in the JSON as excluded_clips)"
                     if result["excluded"] else "")
+        pyav = f", {result['decoded_with_pyav']} decoded with PyAV" if result["decoded_with_pyav"] else ""
         print(f"{result['run']}: {result['clips']} clip(s) x {result['crops']} crop(s), {result['videos']} videos "
-              f"scored{excluded}: top1 {result['top1']:.4f}  top5 {result['top5']:.4f}")
+              f"scored{excluded}{pyav}: top1 {result['top1']:.4f}  top5 {result['top5']:.4f}")
+        if not result["data"]["own"]:
+            print(f"  on other data ({result['data']['path']}): saved as {result['file']}")
     return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,9 @@ from cmrlib.data.dataset import ClipError, dense_indices, diagnose_video, read_v
 from cmrlib.data.transforms import centre_view, test_views
 
 ISSUE_TEXT = {"missing": "no such file", "truncated": "a truncated or damaged video",
-              "zero_frames": "a video without frames", "not_a_video": "not a video file", "short": "too short"}
+              "zero_frames": "a video without frames", "not_a_video": "not a video file", "short": "too short",
+              "directory": "is a directory, not a video file", "unreadable": "cannot be read (permission denied?)",
+              "not_regular": "not a regular file (a FIFO, a socket or a device)"}
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Predictor:
     clips: int = 1
     crops: int = 1
     crop_scale: str = "full-height"  # where 3 crops are taken (transforms.test_views)
+    pyav: set = field(default_factory=set)  # videos decoded with PyAV (said once each)
 
 
 def read_labels(path) -> list[str]:
@@ -62,30 +65,43 @@ def read_labels(path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _run_classes(config: dict, num_classes: int) -> list:
-    if config.get("data") is None:
-        from cmrlib.data.synth import BENCHMARKS
-
-        return list(BENCHMARKS[config["benchmark"]].classes)
-    try:
-        from cmrlib.data.formats import load_annotations
-
-        return list(load_annotations(config["data"], "validation").classes)
-    except (ValueError, OSError):
-        return [f"class {k}" for k in range(num_classes)]
+def _labels(path, num_classes: int, source) -> list[str]:
+    """``read_labels``, refused when it does not name exactly the model's classes."""
+    names = read_labels(path)
+    if len(names) != num_classes:
+        raise ValueError(f"labels file {path} has {len(names)} names, but the model of {source} has "
+                         f"{num_classes} classes")
+    return names
 
 
 def from_run(run_dir, labels=None, clips: int = 1, crops: int = 1) -> Predictor:
     """The trained model of a run folder and its evaluation protocol (frames, size, sampling)."""
-    from cmrlib.figure5 import load_trained
+    from cmrlib.checkpoint import build_model, check_method, load_checkpoint, load_weights
+    from cmrlib.evaluate import classes_of_run
     from cmrlib.runs import load_run_config
 
     config = load_run_config(Path(run_dir))
-    model = load_trained(run_dir)
-    num_classes = model.fc.out_features
-    classes = read_labels(labels) if labels else _run_classes(config, num_classes)
-    return Predictor(model, classes, config["frames"], config["size"], config["sampling"], clips, crops,
-                     config.get("test_crop_scale", "full-height"))
+    from cmrlib.figure5 import weights_file
+
+    weights = weights_file(run_dir)
+    if weights is None:
+        raise ValueError(f"no checkpoint {Path(run_dir) / 'checkpoints' / 'last.pt'} (and no committed "
+                         f"weights.f16.pt); train the run first")
+    state = load_checkpoint(weights)
+    check_method(state, config["method"], weights, asked="the run's config.json")
+    trained = state["model"].get("fc.weight")
+    num_classes = int(trained.shape[0]) if trained is not None else 0
+    model = build_model(config, num_classes, pretrained=False)
+    load_weights(model, state["model"], weights, num_classes)
+    if labels:
+        classes = _labels(labels, num_classes, run_dir)
+    else:
+        classes = state.get("classes") or classes_of_run(config) or [f"class {k}" for k in range(num_classes)]
+        if len(classes) != num_classes:
+            raise ValueError(f"{weights} has {num_classes} classes, but the run's data has {len(classes)}; "
+                             f"give the class names with --labels")
+    return Predictor(model.eval(), list(classes), config["frames"], config["size"], config["sampling"], clips,
+                     crops, config.get("test_crop_scale", "full-height"))
 
 
 def from_checkpoint(path, method: str, labels=None, frames: int = 8, size: int = 224, sampling: str = "segments",
@@ -95,14 +111,21 @@ def from_checkpoint(path, method: str, labels=None, frames: int = 8, size: int =
     from cmrlib.convert import load_file, model_kwargs_for, unwrap
     from cmrlib.models import build_model
 
+    from cmrlib.checkpoint import check_method
+    from cmrlib.convert import guess_source
+
     checkpoint = load_file(path)
     try:
         state = unwrap(checkpoint)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    if isinstance(checkpoint, dict):
+        check_method(checkpoint, method, path)
+    source = guess_source(state)
+    if source not in ("cmrlib", None):
+        raise ValueError(f"{path} is a checkpoint of the authors' {source} code; convert it first: "
+                         f"python -m cmrlib convert --from {source} {path} OUT.pth")
     stored = checkpoint.get("model_kwargs") if isinstance(checkpoint, dict) else None
-    if stored and stored.get("method") != method:
-        raise ValueError(f"{path} holds a {stored.get('method')!r} model (converted), not {method!r}")
     kwargs = dict(stored) if stored else model_kwargs_for(method, state)
     model = build_model(num_segments=frames, **kwargs)
     own = model.state_dict()
@@ -114,7 +137,7 @@ def from_checkpoint(path, method: str, labels=None, frames: int = 8, size: int =
                          f"{wrong[:2]}; is --method right?")
     model.load_state_dict(state)
     num_classes = model.fc.out_features
-    classes = read_labels(labels) if labels else [f"class {k}" for k in range(num_classes)]
+    classes = _labels(labels, num_classes, path) if labels else [f"class {k}" for k in range(num_classes)]
     return Predictor(model.eval(), classes, frames, size, sampling, clips, crops)
 
 
@@ -122,8 +145,11 @@ def _probe(path: str) -> str | None:
     """None for a file that PyAV opens as a video, else the issue name (``diagnose_video``'s)."""
     import av
 
-    if not Path(path).is_file():
-        return "missing"
+    from cmrlib.data.formats import path_kind
+
+    kind = path_kind(path)
+    if kind != "file":  # (a FIFO is never opened: its open would block)
+        return {"dir": "directory", "other": "not_regular"}.get(kind, kind)
     try:
         with av.open(path) as container:
             if container.streams.video:
@@ -142,10 +168,14 @@ def load_views(predictor: Predictor, video) -> tuple[torch.Tensor, np.ndarray]:
     issue = _probe(str(video))
     if issue:  # found before decord, which would log its own error lines on stderr
         raise ValueError(f"{video}: {ISSUE_TEXT.get(issue, issue)}")
+    notes = []
     try:
-        frames, _ = read_video(str(video), pick)  # (clips, T, H, W, 3)
+        frames, _ = read_video(str(video), pick, notes)  # (clips, T, H, W, 3)
     except ClipError as error:
         raise ValueError(f"{video}: {ISSUE_TEXT.get(error.issue, error.issue)}") from None
+    if notes and video not in predictor.pyav:
+        predictor.pyav.add(video)
+        print(f"  ({video}: decord cannot decode it, a rotated or unusual video; decoded with PyAV)")
     frames = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # (clips, T, 3, H, W) uint8
     views = torch.cat([test_views(f, predictor.size, predictor.crops, predictor.crop_scale) for f in frames])
     centre = centre_view(frames[0], predictor.size).permute(0, 2, 3, 1).numpy()
@@ -164,7 +194,8 @@ def predict_video(predictor: Predictor, video, k: int = 5) -> list[tuple[str, fl
 
 
 def explain(predictor: Predictor, video, out) -> Path:
-    """Save Figure 5 for one video: its centre-view frames, CME's top and bottom channels and SME's 1 - s_t."""
+    """Save Figure 5 for one video to ``out`` exactly (its suffix gives the format, none: PNG): its centre-view
+    frames, CME's top and bottom channels and SME's 1 - s_t."""
     import matplotlib.pyplot as plt
 
     from cmrlib import visualize
@@ -175,15 +206,24 @@ def explain(predictor: Predictor, video, out) -> Path:
                                f"CME: bottom {maps.top_k}": maps.cme_bottom, "SME: 1 - s": maps.sme})
     fig.suptitle(Path(video).name, fontsize=9, y=1.02)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120, bbox_inches="tight")
+    try:
+        fig.savefig(out, dpi=120, bbox_inches="tight", format=out.suffix[1:].lower() or "png")
+    except OSError as error:
+        raise ValueError(f"--explain {out}: cannot write it ({error.strerror or error})") from None
     plt.close(fig)
     return out
 
 
 def _explain_path(out: str, video: str, several: bool) -> Path:
-    out = Path(out)
-    return out.with_name(f"{out.stem}-{Path(video).stem}{out.suffix}") if several else out
+    """The picture's path: ``OUT`` (``OUT.png`` when it has no suffix), ``OUT-<video>.png`` for several videos;
+    a path ending in '/', a directory or an unwritable folder is refused (``runs.output_file``); a missing folder
+    is created (the picture's folder, as before)."""
+    from cmrlib.runs import output_file
+
+    output_file(out, "--explain", create=True)
+    path = Path(out)
+    path = path if path.suffix else path.with_name(path.name + ".png")
+    return path.with_name(f"{path.stem}-{Path(video).stem}{path.suffix}") if several else path
 
 
 def _text(error: Exception) -> str:
@@ -211,6 +251,8 @@ def main(argv=None) -> int:
     if args.clips < 1:
         p.error("--clips must be >= 1")
     try:
+        if args.explain:
+            _explain_path(args.explain, "", False)  # refuse a bad output path before any work
         if args.run:
             predictor = from_run(args.run, args.labels, args.clips, args.crops)
         else:

@@ -51,10 +51,32 @@ def project_root() -> Path:
     return Path(os.environ.get("CMR_ROOT", PACKAGE_DIR.parent)).resolve()
 
 
+class WriteFailed(OSError):
+    """A file of a run could not be written (disk full, no permission); the message names it, and the file it
+    would have replaced is kept."""
+
+    def __init__(self, path, error: BaseException):
+        reason = getattr(error, "strerror", None) or "the write failed (is the disk full?)"
+        self.message = f"cannot write {path}: {reason}; the file it would replace is kept"
+        super().__init__(getattr(error, "errno", None), self.message, str(path))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _write_failure(error: BaseException) -> bool:
+    """An OSError, or torch.save's RuntimeError for a failed write ("enforce fail at inline_container.cc")."""
+    return isinstance(error, OSError) or (isinstance(error, RuntimeError) and any(
+        text in str(error) for text in ("inline_container", "PytorchStreamWriter", "write failed")))
+
+
 def _atomic_write_bytes(path: Path, write) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise WriteFailed(path, error) from None
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as handle:
@@ -62,10 +84,36 @@ def _atomic_write_bytes(path: Path, write) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if _write_failure(error) and not isinstance(error, WriteFailed):
+            raise WriteFailed(path, error) from None
         raise
+
+
+def output_file(path, option: str, create: bool = False) -> Path:
+    """Check a file path the user asked to write (``option`` names the argument): one ValueError line when it
+    ends in '/', is a directory, sits in a missing folder (created only with ``create``, never silently
+    otherwise) or in one that cannot be written."""
+    text = str(path)
+    if text.endswith(("/", os.sep)):
+        raise ValueError(f"{option} {text!r} ends in '/': give a file name")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a directory: give a file name")
+    parent = path.parent
+    if create and not parent.exists():
+        try:
+            parent.mkdir(parents=True)
+        except OSError as error:
+            raise ValueError(f"{option} {path}: cannot create the folder {parent} ({error.strerror})") from None
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist (create it first)"
+        raise ValueError(f"{option} {path}: the folder {parent} {what}")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{option} {path}: cannot write there (permission denied)")
+    return path
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -143,6 +191,53 @@ def locked(name: str):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+LOCK_NAME = "train.lock"
+
+
+@contextlib.contextmanager
+def run_lock(run_dir):
+    """Hold ``run_dir/train.lock`` (an exclusive ``fcntl`` lock, with the holder's pid in it) while a process
+    trains in the folder; a second process is refused at once with a ValueError naming the folder and the
+    holder. The file is removed when the lock is released (a process killed with -9 releases it too)."""
+    import fcntl
+
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteFailed(path, error) from None
+    while True:
+        try:
+            handle = open(path, "a+")
+        except OSError as error:
+            raise WriteFailed(path, error) from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise ValueError(f"{run_dir} is in use: another train process (pid {holder}) holds {path}; wait "
+                             f"for it to end, or choose another --out") from None
+        try:  # the holder may have removed the file between our open and our lock: lock the new one
+            same = os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        handle.close()
 
 
 def _git(*args) -> str | None:

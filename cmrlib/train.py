@@ -12,7 +12,10 @@ metrics on CPU.
 Faults: the trained epoch is checkpointed before it is validated, the checkpoint it replaces stays as
 ``previous.pt`` (``--resume`` falls back to it when ``last.pt`` is damaged), a split with no usable clip is
 refused before training starts, and rerunning an unfinished run needs ``--resume`` or ``--restart``. Entries
-dropped when the datasets are built are counted in every metrics row and in final.json (``dropped``).
+dropped when the datasets are built are counted in every metrics row and in final.json (``dropped``). The run
+folder is locked (``train.lock``) while a process trains in it: a second ``train`` on it is refused. A file that
+cannot be written (disk full) is one line naming it (exit 2; what was written before is kept, ``--resume``
+continues). Ctrl-C exits 130 and SIGTERM 143, each with one line; the last checkpoint is kept for ``--resume``.
 """
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ import json
 import math
 import os
 import random
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +48,10 @@ from cmrlib.loaders import (build_datasets, check_splits, configure_determinism,
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (raised by ``main``'s handler, like KeyboardInterrupt for Ctrl-C)."""
 
 
 # ----------------------------------------------------------------------------------------------- set-up
@@ -174,8 +183,9 @@ def train(config: dict, out_dir, resume: bool = False, restart: bool = False, al
     try:
         if config["threads"]:
             torch.set_num_threads(config["threads"])
-        return _train(config, out_dir, resume, restart, context,
-                      allow_dirty or os.environ.get("CMR_ALLOW_DIRTY") == "1")
+        with runs.run_lock(out_dir) if context.is_main else contextlib.nullcontext():
+            return _train(config, out_dir, resume, restart, context,
+                          allow_dirty or os.environ.get("CMR_ALLOW_DIRTY") == "1")
     finally:
         torch.set_num_threads(threads)
         dist.shutdown()
@@ -316,6 +326,7 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
         if not context.is_main:
             return
         checkpoint = {"format": CHECKPOINT_FORMAT, "config_json": json.dumps(config, sort_keys=True),
+                      "classes": [str(name) for name in train_set.classes],
                       "epoch": epoch, "step": step, "model": model.state_dict(),
                       "optimizer": optimizer.state_dict(), "rng": rng_states, "history": history,
                       "partial": partial, "elapsed": elapsed(), "best_top1": best_top1}
@@ -342,7 +353,9 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
         if context.is_main:
             runs.atomic_write_jsonl(out_dir / "metrics.jsonl", history)
             if config["keep_best"] and improved:
-                runs.atomic_save({"epoch": epoch + 1, "model": model.state_dict()}, out_dir / "checkpoints" / "best.pt")
+                runs.atomic_save({"epoch": epoch + 1, "model": model.state_dict(), "config_json": json.dumps(
+                    config, sort_keys=True), "classes": [str(name) for name in train_set.classes]},
+                                 out_dir / "checkpoints" / "best.pt")
         log(epoch_summary(row, config), context)
 
     if state is not None and state.get("pending") is not None:  # killed while validating: validate again
@@ -375,7 +388,10 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
                "clips_per_s": float(sums[2]) / max(totals.train_time, 1e-9),
                "train_time_s": totals.train_time,
                "bad_inputs": {ISSUE_NAMES[code]: int(count) for code, count in enumerate(sums[4:].tolist())
-                              if code > 0 and count > 0}}
+                              if code > 0 and count > 0 and ISSUE_NAMES[code] != "pyav"}}
+        pyav = int(sums[4 + ISSUE_NAMES.index("pyav")])
+        if pyav:  # valid videos that decord cannot decode (rotated portrait videos): decoded with PyAV
+            row["decoded_with_pyav"] = pyav
         if dropped:
             row["dropped"] = dropped
         finish_epoch(epoch, row)
@@ -424,6 +440,8 @@ def final_metrics(history: list, config: dict, model) -> dict:
             "bad_inputs": {name: sum(row["bad_inputs"].get(name, 0) for row in history)
                            for name in sorted({n for row in history for n in row["bad_inputs"]})},
             "params": sum(p.numel() for p in model.parameters()),
+            **({"decoded_with_pyav": sum(row.get("decoded_with_pyav", 0) for row in history)}
+               if any(row.get("decoded_with_pyav") for row in history) else {}),
             **({"dropped": last["dropped"]} if last.get("dropped") else {}),
             **({"val_excluded": last["val_excluded"]} if last.get("val_excluded") else {})}
 
@@ -435,6 +453,8 @@ def epoch_summary(row: dict, config: dict) -> str:
     text += f"  lr {row['lr']:.3g}  {row['clips_per_s']:.1f} clips/s  {row['wall_time_s']:.0f}s"
     if row["bad_inputs"]:
         text += f"  bad inputs {row['bad_inputs']}"
+    if row.get("decoded_with_pyav"):
+        text += f"  decoded with PyAV: {row['decoded_with_pyav']}"
     if row.get("dropped"):
         text += f"  dropped at start {row['dropped']}"
     if row.get("val_excluded"):
@@ -476,10 +496,30 @@ def config_from_args(args) -> dict:
     return configlib.resolve(args.method, args.profile, overrides)
 
 
+def _saved(out) -> str:
+    last = None if out is None else Path(out) / "checkpoints" / "last.pt"
+    return (f"the last checkpoint is kept in {last}: continue with --resume" if last and last.exists()
+            else "no checkpoint was written yet")
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv) -> int:
     from cmrlib.data.dataset import UnusableData
 
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)  # key=value overrides may sit between the options
     speaks = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 prints
     out = None
     try:
@@ -498,6 +538,17 @@ def main(argv=None) -> int:
         print(f"cmrlib train: stopped: {error}. The last good checkpoint is kept in {out / 'checkpoints'}.",
               file=sys.stderr)
         return 3
+    except OSError as error:  # runs.WriteFailed (disk full, no permission) names its file; others get theirs
+        text = str(error) if isinstance(error, runs.WriteFailed) or not error.filename else \
+            f"{error.filename}: {error.strerror}"
+        print(f"cmrlib train: error: {text}; {_saved(out)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cmrlib train: interrupted (Ctrl-C); {_saved(out)}", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"cmrlib train: terminated (SIGTERM); {_saved(out)}", file=sys.stderr)
+        return 143
     if not speaks:
         return 0
     if args.json:

@@ -131,7 +131,8 @@ def export_half(run_dir) -> dict:
         raise ValueError(f"no checkpoint {checkpoint}: export-weights needs the trained run's last.pt")
     state = load_checkpoint(checkpoint)
     half = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in state["model"].items()}
-    runs.atomic_save({"model": half, "epoch": state["epoch"]}, run_dir / HALF_WEIGHTS)
+    kept = {name: state[name] for name in ("config_json", "classes") if name in state}  # what predict checks
+    runs.atomic_save({"model": half, "epoch": state["epoch"], **kept}, run_dir / HALF_WEIGHTS)
     result = evaluate(run_dir, checkpoint="f16", save=False)
     record = {"file": HALF_WEIGHTS, "sha1": runs.file_sha1(run_dir / HALF_WEIGHTS), "epoch": state["epoch"],
               "val_top1_f16": result["top1"], "val_top1_f32": runs.read_json(run_dir / "final.json")["val_top1"],

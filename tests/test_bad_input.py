@@ -104,10 +104,10 @@ def test_any_oserror_while_loading_a_sample_is_a_counted_bad_input(workdir, monk
     root = ssv2_root(workdir / "data")
     real = datasetlib.read_video
 
-    def flaky(path, pick):
+    def flaky(path, pick, *args):
         if path.endswith("t2.mp4"):
             raise OSError(errno.EIO, "Input/output error", path)
-        return real(path, pick)
+        return real(path, pick, *args)
 
     monkeypatch.setattr(datasetlib, "read_video", flaky)
     dataset = build_dataset(root, "train", T, CROP, train=True)

@@ -4,7 +4,8 @@ For each split it parses the annotations (a malformed file is reported with its 
 entries the loader would drop (missing file, unknown label), opens every clip and decodes the frames that
 testing samples plus the last one, and reports undecodable clips (truncated, zero frames, not a video) and
 clips shorter than ``--frames``. A split with no usable entry, or none that decodes, is a problem: training
-refuses it. For a synthetic root it also checks every video against the manifest's size and sha1. Exit
+refuses it. A valid video that decord cannot decode (a portrait video with rotation metadata) is decoded with
+PyAV, as training and evaluation do, and counted ("decoded with PyAV: N"). For a synthetic root it also checks every video against the manifest's size and sha1. Exit
 status: 0 when nothing is wrong (short clips and frame folders whose count differs from the list's are only
 warnings), 1 when problems were found, 2 when an annotation file is malformed or the folder cannot be read as
 a dataset.
@@ -23,14 +24,15 @@ from cmrlib.data.dataset import ClipError, read_entry, segment_indices
 from cmrlib.data.formats import FORMATS, AnnotationError, load_annotations
 
 
-def check_entry(entry, num_segments: int) -> tuple[str, int]:
-    """(issue name or "ok" / "short", frame count) after decoding the test frames and the last frame."""
+def check_entry(entry, num_segments: int, notes: list | None = None) -> tuple[str, int]:
+    """(issue name or "ok" / "short", frame count) after decoding the test frames and the last frame; a video
+    decoded with PyAV (decord cannot) appends "pyav" to ``notes``."""
     def pick(n):
         centres = segment_indices(n, num_segments, 1, False, np.random.default_rng(0))[0]
         return np.append(centres, n - 1)
 
     try:
-        _, num_frames = read_entry(entry, pick)
+        _, num_frames = read_entry(entry, pick, notes)
     except ClipError as error:
         return error.issue, 0
     except OSError:
@@ -68,9 +70,13 @@ def check(root, fmt: str = "auto", num_segments: int = 8, splits=("train", "val"
             problems += 1
         if not decode:
             continue
-        issues, frame_counts = Counter(), []
+        issues, frame_counts, pyav = Counter(), [], 0
         for entry in annotations.entries:
-            issue, num_frames = check_entry(entry, num_segments)
+            notes = []
+            issue, num_frames = check_entry(entry, num_segments, notes)
+            if notes:
+                pyav += 1
+                out(f"  {entry.path}: decord cannot decode it (rotated or unusual); decoded with PyAV")
             issues[issue] += 1
             if num_frames:
                 frame_counts.append(num_frames)
@@ -85,7 +91,7 @@ def check(root, fmt: str = "auto", num_segments: int = 8, splits=("train", "val"
             out(f"  {split}: not one clip decodes; training refuses this split")
             problems += 1
         summary = ", ".join(f"{count} {name}" for name, count in sorted(issues.items()))
-        out(f"  decoded: {summary or 'nothing'}")
+        out(f"  decoded: {summary or 'nothing'}" + (f"; decoded with PyAV: {pyav}" if pyav else ""))
         if frame_counts:
             out(f"  frames per clip: min {min(frame_counts)}, median {int(np.median(frame_counts))}, "
                 f"max {max(frame_counts)}")

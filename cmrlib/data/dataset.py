@@ -26,6 +26,11 @@ Bad input policy (loading never crashes in the middle of an epoch):
   sample (chosen from (seed, epoch, index)); with ``substitute=False`` (evaluation, the default for
   ``train=False``) the item is a zero clip with the entry's own label and the failure's code, and
   ``cmrlib.evaluate.predict`` excludes it: evaluation never scores a clip other than the one listed;
+- a path that is not a regular file (a FIFO, a socket, a directory) is refused from ``os.stat`` before any
+  ``open`` (a FIFO's would block); a path whose folder cannot be searched is "unreadable";
+- a valid video that decord cannot decode (a portrait video with 90/270 degree rotation metadata, some frame
+  widths) is decoded with PyAV, turned as its display matrix says, logged once and flagged "pyav" (used, not a
+  bad input);
 - a clip shorter than T frames is used, its frames sampled with repetition, and flagged "short";
 - a frame folder whose frame count differs from the list's ``num_frames`` is read as found, logged once and
   flagged "frame_count";
@@ -40,6 +45,7 @@ import contextlib
 import logging
 import os
 import re
+import stat
 import sys
 from typing import Callable
 
@@ -47,7 +53,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cmrlib.data.formats import DEFAULT_FRAME_TEMPLATE, Annotations, Entry, load_annotations
+from cmrlib.data.formats import DEFAULT_FRAME_TEMPLATE, Annotations, Entry, load_annotations, path_kind
 from cmrlib.data.transforms import test_views, train_transform
 
 # PyAV first: decord's wheel bundles an older libvpx whose global symbols, once loaded, break PyAV's VP8/VP9
@@ -60,12 +66,18 @@ decord.logging.set_level(decord.logging.QUIET)  # the dataset reports failures i
 log = logging.getLogger("cmrlib.data")
 
 #: Item issue codes: the index in this tuple is the code returned as the item's third element.
-ISSUE_NAMES = ("ok", "short", "missing", "truncated", "zero_frames", "not_a_video", "unreadable", "frame_count")
+ISSUE_NAMES = ("ok", "short", "missing", "truncated", "zero_frames", "not_a_video", "unreadable", "frame_count",
+               "pyav")
 ISSUE_CODES = {name: code for code, name in enumerate(ISSUE_NAMES)}
 #: Issues of a clip that could not be loaded at all (the others, "short" and "frame_count", are still used).
 FAILURES = frozenset(ISSUE_CODES[name] for name in ("missing", "truncated", "zero_frames", "not_a_video",
                                                      "unreadable"))
 MAX_REPLACEMENTS = 10
+#: ``cache_frames`` keeps a video in memory only when its decoded frames take at most this many bytes (a 2-hour
+#: video would take gigabytes), and stops caching once the cache holds ``CACHE_MAX_TOTAL_BYTES``; the videos
+#: past either cap are read on demand (the same frames), with one warning.
+CACHE_MAX_VIDEO_BYTES = 64 * 2**20
+CACHE_MAX_TOTAL_BYTES = 8 * 2**30
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAMPLINGS = ("segments", "dense")
 
@@ -138,13 +150,18 @@ def quiet_stderr():
         os.close(null)
 
 
+def _not_a_regular_file(path: str) -> str | None:
+    """The issue of a path that is not a regular file (checked before any ``open``), else None."""
+    kind = path_kind(path)
+    return None if kind == "file" else {"dir": "not_a_video", "other": "not_a_video"}.get(kind, kind)
+
+
 def diagnose_video(path: str) -> str:
     """Why a video that decord could not open is bad: 'missing', 'truncated', 'zero_frames', 'not_a_video'
-    (a directory too) or 'unreadable' (an OSError: no permission, an I/O error)."""
-    if not os.path.exists(path):
-        return "missing"
-    if os.path.isdir(path):
-        return "not_a_video"
+    (a directory, a FIFO too) or 'unreadable' (an OSError: no permission, an I/O error)."""
+    issue = _not_a_regular_file(path)
+    if issue:
+        return issue
     try:
         with open(path, "rb") as handle:
             head = handle.read(16)
@@ -165,16 +182,54 @@ def diagnose_video(path: str) -> str:
         return "truncated" if known else "not_a_video"
 
 
-def read_video(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
-    """Decode the frames ``pick(num_frames)`` (an int array of any shape) of a video with decord.
+def read_video_pyav(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
+    """``read_video`` with PyAV, each frame turned as its display matrix says (90, 180, 270 degrees): the
+    fallback for the valid files that decord cannot decode (portrait phone videos, some frame widths). Decodes
+    every frame in order; fewer frames than the container declares is a truncated file (ClipError)."""
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            count = stream.frames or sum(1 for _ in container.decode(stream))
+            if count <= 0:
+                raise ClipError("zero_frames", path)
+            indices = pick(count)
+            wanted, frames, decoded = set(np.unique(indices).tolist()), {}, 0
+            container.seek(0)
+            for frame in container.decode(stream):
+                if decoded in wanted:
+                    image = frame.to_ndarray(format="rgb24")
+                    frames[decoded] = np.ascontiguousarray(np.rot90(image, round(frame.rotation / 90) % 4))
+                decoded += 1
+    except ClipError:
+        raise
+    except Exception:  # av.error.FFmpegError, IndexError (no video stream), ...
+        raise ClipError("truncated", f"{path}: PyAV cannot decode it either") from None
+    if decoded < count or len(frames) < len(wanted):
+        raise ClipError("truncated", f"{path}: {decoded} of {count} frames decode")
+    if len({image.shape for image in frames.values()}) > 1:
+        raise ClipError("truncated", f"{path}: frames of different sizes")
+    unique = np.array(sorted(frames))
+    return np.stack([frames[i] for i in unique])[np.searchsorted(unique, indices)], count
+
+
+def read_video(path: str, pick: Callable[[int], np.ndarray], notes: list | None = None) -> tuple[np.ndarray, int]:
+    """Decode the frames ``pick(num_frames)`` (an int array of any shape) of a video with decord; a valid file
+    that decord cannot decode (a rotated portrait video, some frame widths) is decoded with PyAV instead, and
+    "pyav" is appended to ``notes``. Anything but a regular file is refused before it is opened.
 
     Returns uint8 frames of shape pick's shape + (H, W, 3) and the video's frame count."""
+    issue = _not_a_regular_file(path)
+    if issue:
+        raise ClipError(issue, path)
     try:
         with quiet_stderr():
             reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
         num_frames = len(reader)
     except Exception:  # decord raises RuntimeError or DECORDError
-        raise ClipError(diagnose_video(path), path) from None
+        issue = diagnose_video(path)
+        if issue != "truncated":  # PyAV decodes frames of it: try it whole before calling it truncated
+            raise ClipError(issue, path) from None
+        return _pyav_fallback(path, pick, notes)
     if num_frames <= 0:
         raise ClipError("zero_frames", path)
     indices = pick(num_frames)
@@ -183,8 +238,15 @@ def read_video(path: str, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray
         with quiet_stderr():
             frames = reader.get_batch(unique.tolist()).asnumpy()
     except Exception:
-        raise ClipError("truncated", f"{path}: frames {unique.tolist()} of {num_frames} do not decode") from None
+        return _pyav_fallback(path, lambda n: indices if n == num_frames else pick(n), notes)
     return frames[inverse.reshape(indices.shape)], num_frames
+
+
+def _pyav_fallback(path, pick, notes):
+    frames, num_frames = read_video_pyav(path, pick)
+    if notes is not None:
+        notes.append("pyav")
+    return frames, num_frames
 
 
 def template_pattern(template: str) -> re.Pattern:
@@ -233,6 +295,9 @@ def read_frame_folder(path: str, pick: Callable[[int], np.ndarray],
     images = []
     for i in unique:
         file = os.path.join(path, names[i])
+        issue = _not_a_regular_file(file)  # a FIFO's open would block
+        if issue:
+            raise ClipError("unreadable" if issue == "not_a_video" else issue, file)
         try:
             with Image.open(file) as image:
                 images.append(np.asarray(image.convert("RGB")))
@@ -247,11 +312,11 @@ def read_frame_folder(path: str, pick: Callable[[int], np.ndarray],
     return np.stack(images)[inverse.reshape(indices.shape)], len(names)
 
 
-def read_entry(entry, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
-    """``read_frame_folder`` or ``read_video`` for an annotation entry."""
+def read_entry(entry, pick: Callable[[int], np.ndarray], notes: list | None = None) -> tuple[np.ndarray, int]:
+    """``read_frame_folder`` or ``read_video`` for an annotation entry (``notes``: see ``read_video``)."""
     if entry.frames:
         return read_frame_folder(entry.path, pick, entry.template)
-    return read_video(entry.path, pick)
+    return read_video(entry.path, pick, notes)
 
 
 def first_usable(dataset, limit: int | None = None) -> int | None:
@@ -303,6 +368,9 @@ class VideoClipDataset(Dataset):
         self._miscounted: set[int] = set()  # frame folders whose count differs from the list's, logged once
         self.cache_frames = cache_frames
         self._frames: dict[int, np.ndarray] = {}  # index -> every decoded frame (F, H, W, 3), if cache_frames
+        self._uncached: set[int] = set()  # videos past the cache's caps (CACHE_MAX_*_BYTES): read on demand
+        self._cached_bytes = 0
+        self._pyav: set[int] = set()  # videos decoded with PyAV (decord cannot), logged once
 
     @property
     def labels(self) -> list[int]:
@@ -328,8 +396,12 @@ class VideoClipDataset(Dataset):
         ClipError on bad input."""
         entry = self.entries[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        frames, num_frames = self._read(index, lambda n: self._indices(n, rng))  # (clips, T, H, W, 3)
-        issue = "short" if num_frames < self.num_segments else None
+        notes = []
+        frames, num_frames = self._read(index, lambda n: self._indices(n, rng), notes)  # (clips, T, H, W, 3)
+        if notes and index not in self._pyav:
+            self._pyav.add(index)
+            log.warning("%s: decord cannot decode it (a rotated or unusual video); decoded with PyAV", entry.path)
+        issue = "short" if num_frames < self.num_segments else "pyav" if notes else None
         if entry.frames and entry.num_frames and num_frames != entry.num_frames:
             issue = "frame_count"
             if index not in self._miscounted:
@@ -348,15 +420,28 @@ class VideoClipDataset(Dataset):
             clip = views[0] if len(views) == 1 else views
         return clip, label, issue
 
-    def _read(self, index: int, pick: Callable[[int], np.ndarray]) -> tuple[np.ndarray, int]:
+    def _read(self, index: int, pick: Callable[[int], np.ndarray], notes: list) -> tuple[np.ndarray, int]:
         """The frames ``pick(num_frames)`` of entry ``index``; with ``cache_frames``, decode the whole video
-        once and keep it in this process's memory (the same frames as decoding only the picked ones)."""
+        once and keep it in this process's memory (the same frames as decoding only the picked ones), unless
+        it is past the cache's caps (``CACHE_MAX_VIDEO_BYTES``, ``CACHE_MAX_TOTAL_BYTES``)."""
         entry = self.entries[index]
-        if not self.cache_frames:
-            return read_entry(entry, pick)
+        if not self.cache_frames or index in self._uncached:
+            return read_entry(entry, pick, notes)
         if index not in self._frames:
-            self._frames[index], _ = read_entry(entry, np.arange)
+            first, num_frames = read_entry(entry, lambda n: np.zeros(1, dtype=np.int64), notes)
+            size = num_frames * first[0].nbytes
+            if size > CACHE_MAX_VIDEO_BYTES or self._cached_bytes + size > CACHE_MAX_TOTAL_BYTES:
+                if not self._uncached:
+                    log.warning("cache_frames: %s would take %.0f MiB decoded (caps: %d MiB a video, %d MiB in all); "
+                                "videos past the caps are not cached but read on demand", entry.path, size / 2**20,
+                                CACHE_MAX_VIDEO_BYTES // 2**20, CACHE_MAX_TOTAL_BYTES // 2**20)
+                self._uncached.add(index)
+                return read_entry(entry, pick, notes)
+            self._frames[index], _ = read_entry(entry, np.arange, notes)
+            self._cached_bytes += self._frames[index].nbytes
         video = self._frames[index]
+        if index in self._pyav:
+            notes.append("pyav")
         return video[pick(len(video))], len(video)
 
     def _try_load(self, index: int):

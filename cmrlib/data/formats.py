@@ -26,7 +26,10 @@ usable clip, and a ``Counter`` of the entries it dropped. Formats (``fmt``):
 Policy at construction: an entry whose file is missing, or whose label is not in the label map, is logged
 (path and reason, the first few of each reason, then a count) and dropped; ``Annotations.dropped`` counts
 them by reason. A malformed annotation file (not UTF-8, a directory in its place, a line that does not fit
-the format) raises ``AnnotationError`` naming the file and the line.
+the format) raises ``AnnotationError`` naming the file and the line. A path is looked at with ``path_kind``
+(``os.stat`` only: Python 3.11's ``Path.exists()`` raises PermissionError under a folder that cannot be
+searched): an entry under such a folder is kept, and loading it reports "unreadable"; a dataset folder that
+cannot be read is a ValueError naming it.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -99,6 +103,19 @@ class _Dropper:
         return self.counts
 
 
+def path_kind(path) -> str:
+    """What is at ``path``, from ``os.stat`` alone (never ``open``: opening a FIFO blocks until a writer comes):
+    'file', 'dir', 'other' (a FIFO, a socket, a device), 'missing', or 'unreadable' (a parent folder without
+    search permission, an I/O error). Never raises."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return "missing"
+    except OSError:  # PermissionError (a folder that cannot be searched), ELOOP, EIO, ...
+        return "unreadable"
+    return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+
+
 def normalise_split(split: str) -> str:
     if split in ("train", "training"):
         return "train"
@@ -132,14 +149,18 @@ def load_annotations(root, split: str, fmt: str = "auto", frame_template: str | 
     """Parse a dataset root's annotations for ``split`` ('train' or 'val'). ``frame_template`` names the frames
     of TSM list folders (default: meta.json's "frame_template", else ``img_{:05d}.jpg``)."""
     root = Path(root)
-    if not root.exists():
+    if path_kind(root) == "missing":
         raise ValueError(f"dataset root {root} does not exist")
     split = normalise_split(split)
-    fmt = detect_format(root) if fmt == "auto" else fmt
     readers = {"ssv2": _ssv2, "ssv1": _ssv1, "kinetics": _kinetics, "tsm": _tsm}
-    if fmt not in readers:
-        raise ValueError(f"unknown dataset format {fmt!r}; choose from auto, {', '.join(FORMATS)}")
-    annotations = readers[fmt](root, split)
+    try:
+        fmt = detect_format(root) if fmt == "auto" else fmt
+        if fmt not in readers:
+            raise ValueError(f"unknown dataset format {fmt!r}; choose from auto, {', '.join(FORMATS)}")
+        annotations = readers[fmt](root, split)
+    except PermissionError as error:  # a folder of the dataset that cannot be read or searched
+        raise ValueError(f"{error.filename or root}: cannot be read ({error.strerror}); check the dataset "
+                         f"folder's permissions") from None
     if fmt == "tsm":
         template = frame_template or annotations.meta.get("frame_template") or DEFAULT_FRAME_TEMPLATE
         annotations.entries = [replace(e, template=template) if e.frames else e for e in annotations.entries]
@@ -222,6 +243,8 @@ def _class_names_from_labels_json(path: Path) -> list[str]:
 def _listing(folder: Path) -> set[str]:
     try:
         return set(os.listdir(folder))
+    except PermissionError:
+        raise  # load_annotations names the folder
     except OSError:
         return set()
 
@@ -336,7 +359,11 @@ def _kinetics(root: Path, split: str) -> Annotations:
         classes = sorted({r[1] for r in (rows if split == "train" or train is None else _read_kinetics_csv(train))})
     index = {name: i for i, name in enumerate(classes)}
     videos = {}
-    for folder, _, files in os.walk(root):
+
+    def unreadable(error: OSError) -> None:
+        log.warning("%s: cannot be read (%s); videos in it count as missing", error.filename, error.strerror)
+
+    for folder, _, files in os.walk(root, onerror=unreadable):
         for name in files:
             stem, ext = os.path.splitext(name)
             if ext.lower() in VIDEO_EXTENSIONS:
@@ -378,7 +405,7 @@ def _read_tsm_list(path: Path) -> list[tuple[int, str, int, int]]:
             relative, num_frames, label = parts[0], int(parts[1]), int(parts[2])
         except ValueError:
             raise AnnotationError(path, line, f"num_frames and label must be integers, got {text!r}") from None
-        if _ENDS_WITH_NUMBER.search(relative) and not (base / relative).exists():
+        if _ENDS_WITH_NUMBER.search(relative) and path_kind(base / relative) == "missing":
             raise AnnotationError(path, line, f"{text!r} has more than 3 fields; MMAction2's multi-label "
                                               f"('path num_frames label label ...') and offset ('path offset "
                                               f"num_frames label') forms are not supported: expected "
@@ -408,13 +435,14 @@ def _tsm(root: Path, split: str) -> Annotations:
     drop, entries = _Dropper(path), []
     for _, relative, num_frames, label in rows:
         target = base / relative
+        kind = path_kind(target)  # "unreadable" (a folder that cannot be searched): kept, and loading says so
         if not 0 <= label < len(classes):
             drop(target, f"unknown label {label}")
-        elif not target.exists():
+        elif kind == "missing":
             drop(target, "missing video or frame folder")
         else:
-            entries.append(Entry(str(target), label, Path(relative).stem, frames=target.is_dir(),
-                                 num_frames=num_frames))
+            frames = kind == "dir" or (kind == "unreadable" and not relative.lower().endswith(VIDEO_EXTENSIONS))
+            entries.append(Entry(str(target), label, Path(relative).stem, frames=frames, num_frames=num_frames))
     meta = read_json(base / "meta.json") if (base / "meta.json").exists() else {}
     flip_map = {int(k): int(v) for k, v in meta.get("flip_map", {}).items()}
     return Annotations("tsm", classes, entries, _reasons(drop), flip=bool(meta.get("flip", False)),
