@@ -183,9 +183,9 @@ def train(config: dict, out_dir, resume: bool = False, restart: bool = False, al
     try:
         if config["threads"]:
             torch.set_num_threads(config["threads"])
+        _check_tree(config, out_dir, allow_dirty or os.environ.get("CMR_ALLOW_DIRTY") == "1", context)
         with runs.run_lock(out_dir) if context.is_main else contextlib.nullcontext():
-            return _train(config, out_dir, resume, restart, context,
-                          allow_dirty or os.environ.get("CMR_ALLOW_DIRTY") == "1")
+            return _train(config, out_dir, resume, restart, context)
     finally:
         torch.set_num_threads(threads)
         dist.shutdown()
@@ -231,8 +231,7 @@ def _start_from_parent(model, config: dict, num_classes: int, context: dist.Cont
     return {"run": parent_dir.name, "run_key": runs.run_key(parent), "weights_sha1": runs.file_sha1(weights)}
 
 
-def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: dist.Context,
-           allow_dirty: bool = False) -> dict:
+def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: dist.Context) -> dict:
     from cmrlib.data import ISSUE_NAMES
 
     final_path, config_path = out_dir / "final.json", out_dir / "config.json"
@@ -249,7 +248,6 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
         raise ValueError(f"{out_dir} holds an unfinished run ({work}); continue it with --resume, or discard it "
                          f"and start again with --restart")
 
-    _check_tree(config, out_dir, allow_dirty, context)
     device = select_device(config, context)
     flags = runtime_flags(config, device)
     if config["batch_size"] % context.world_size:
