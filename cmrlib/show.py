@@ -7,6 +7,8 @@ The numbers are rendered as pandas renders a DataFrame (same float formatting, s
 """
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 
@@ -21,6 +23,12 @@ class Table:
 
     def __repr__(self) -> str:
         return self.frame.to_string(index=False, max_rows=None, max_cols=None)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """HTML and text, and the rows as records in the output's metadata, so that a test can read an executed
+        notebook's tables back (``cmrlib.claims.inconsistencies``)."""
+        records = json.loads(self.frame.to_json(orient="records", default_handler=str))
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}, {"text/html": {"cmr_records": records}}
 
 
 def table(frame) -> Table:

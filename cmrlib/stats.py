@@ -23,10 +23,19 @@ The rule (the book's claims chapter restates it):
 * With fewer than two values on a side that is not a constant there is no spread: the check is
   **inconclusive** ("needs at least 2 seeds"), whatever the means say. A smoke-profile book (one seed)
   therefore shows only inconclusive accuracy verdicts, as it should; timing checks have repeated measurements.
-* A claim made of several checks is **held** if all its core checks hold, **not held** if any core check is not
-  held, **no gain larger than d** if every core check is decisive and one or more ended so, and inconclusive
-  otherwise; a claim with a core check that could not run at the profile (no data) is at
-  best inconclusive. Non-core checks are reported beside the claim but do not decide it.
+* Each check also has a **p-value against** the claim: the two-sided-convention p-value of the test whose
+  rejection is the check's "not held" (for ``greater``: the mean difference is below 0; for ``not_worse``:
+  below -d; for ``equivalent``: outside [-d, d]), so that "not held" is exactly ``p_against <= 0.05``.
+* A claim made of several checks is **held** if all its core checks hold (an intersection-union test: no
+  correction is needed for "all hold", Berger 1982); **not held** only if a core check is against it after a
+  Holm correction over the claim's core checks (``holm``: adjusted ``p_against <= 0.05``); **no gain larger
+  than d** if every core check is decisive and one or more ended so; inconclusive otherwise. A claim with a
+  core check that could not run at the profile (no data) is at best inconclusive. Non-core checks are reported
+  beside the claim but do not decide it.
+* **Run health** (declared before the cpu-final runs were trained): a run *failed to train* when its last
+  training loss is above ``FAILED_LOSS_FRACTION`` of the chance-level cross-entropy ln K (K classes), i.e. it
+  took less than 15 % off the loss of a uniform guess. Failed runs are shown, counted per method, and every
+  verdict is given with and without them where the two differ.
 """
 
 from __future__ import annotations
@@ -43,6 +52,27 @@ NO_LARGER_GAIN = "no gain larger than d"
 DECISIVE = (HELD, NOT_HELD, NO_LARGER_GAIN)
 
 KINDS = ("greater", "not_worse", "equivalent")
+ALPHA = 0.05
+FAILED_LOSS_FRACTION = 0.85
+
+
+def learned(final_loss: float, num_classes: int) -> bool:
+    """The run-health rule of the module docstring: False when the last training loss is above
+    FAILED_LOSS_FRACTION x ln(num_classes)."""
+    return not final_loss > FAILED_LOSS_FRACTION * math.log(num_classes)
+
+
+def holm(p_values) -> list:
+    """Holm's (1979) step-down adjusted p-values, in the order given: sort ascending, multiply the i-th smallest
+    by (m - i + 1), make the sequence non-decreasing, cap at 1. Rejecting where adjusted <= alpha is Holm's
+    procedure at level alpha (family-wise error under any dependence). NaN stays NaN and is not counted."""
+    values = [float(p) for p in p_values]
+    finite = sorted((p, i) for i, p in enumerate(values) if np.isfinite(p))
+    adjusted, running = [float("nan")] * len(values), 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (len(finite) - rank) * p))
+        adjusted[i] = running
+    return adjusted
 
 def t_quantile_975(df: float) -> float:
     """t_{0.975} for ``df`` degrees of freedom (``scipy.stats.t``), at the floor of df (a conservative choice);
@@ -71,6 +101,7 @@ class Effect:
     paired: bool
     verdict: str
     reason: str
+    p_against: float = float("nan")  # see the module docstring; "not held" <=> p_against <= ALPHA
 
     def interval(self, digits: int = 1) -> str:
         if not np.isfinite(self.ci_low):
@@ -153,7 +184,35 @@ def compare(a, b, kind: str = "greater", margin: float = 0.0, paired: bool = Fal
     verdict = _verdict(kind, low, high, margin, gain)
     reason = f"95% interval of the difference {low:+.2f} .. {high:+.2f}" + (f", margin {margin:g}" if kind != "greater" else "")
     return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
-                  diff, low, high, margin, paired, verdict, reason)
+                  diff, low, high, margin, paired, verdict, reason, _p_against(kind, diff, se, df, margin))
+
+
+def _p_against(kind: str, diff: float, se: float, df: float, margin: float) -> float:
+    """Twice the one-sided p-value of the test whose rejection is "not held" (t with the interval's df, at its
+    floor as in ``t_quantile_975``), capped at 1."""
+    if se == 0:
+        below = diff < (-margin if kind == "not_worse" else 0.0)
+        return 0.0 if below or (kind == "equivalent" and abs(diff) > margin) else 1.0
+    dist = stats.norm if math.isinf(df) else stats.t(math.floor(df))
+    if kind == "greater":
+        one_sided = dist.cdf(diff / se)
+    elif kind == "not_worse":
+        one_sided = dist.cdf((diff + margin) / se)
+    else:  # outside [-d, d]: above d, or below -d
+        one_sided = min(dist.sf((diff - margin) / se), dist.cdf((diff + margin) / se))
+    return float(min(1.0, 2.0 * one_sided))
+
+def combine_corrected(effects) -> str:
+    """The claim rule of the module docstring over the core checks' effects: "not held" needs a Holm-adjusted
+    p_against <= ALPHA; "held" needs every check held."""
+    effects = list(effects)
+    if not effects:
+        return INCONCLUSIVE
+    adjusted = holm([e.p_against for e in effects])
+    if any(e.verdict == NOT_HELD and p <= ALPHA for e, p in zip(effects, adjusted)):
+        return NOT_HELD
+    return combine(INCONCLUSIVE if e.verdict == NOT_HELD else e.verdict for e in effects)
+
 
 def combine(verdicts) -> str:
     """All held -> held; any not held -> not held; all decisive with one or more "no gain larger than d" ->

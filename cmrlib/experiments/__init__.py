@@ -17,8 +17,8 @@ from cmrlib.experiments.cost import (CPU_TIMING_THREADS, cost_table, model_cost,
 from cmrlib.experiments.pages import (ablation_page, comparison_page, dataset_page, generation_page,
                                       generation_record, glue, mean_std, provenance,
                                       provenance_frame, recipe_page, runtime_page, stored_benchmark_page,
-                                      summarise, table3_page, two_benchmarks_page, variants_page,
-                                      zoo_page)
+                                      summarise, table3_page, tree_page, two_benchmarks_page, variants_page,
+                                      verify_page, versions_page, zoo_page)
 from cmrlib.experiments.plan import (DISPLAY, KINETICS, LONGRANGE, MIDDLE_FRAME, PHYSICS, PLANS, R50_SHAPE,
                                      SOMETHING, TABLE1_METHODS, Plan, Spec, check_methods, check_profile, frames_for,
                                      longrange_specs, page_grids, parse_seeds, physics_specs, plan, resolve,

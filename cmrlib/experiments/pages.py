@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cmrlib import config as configlib
+from cmrlib import runs
 from cmrlib.experiments.cache import root
 from cmrlib.experiments.cost import model_cost, speed_summary
 from cmrlib.experiments.plan import KINETICS, R50_SHAPE, SOMETHING, check_profile, spec
@@ -334,3 +335,58 @@ def variants_page(runs: pd.DataFrame, margin: float) -> pd.DataFrame:
                          "released differs": ("lower" if effect.ci_high < 0 else "higher" if effect.ci_low > 0
                                               else "not shown")})
     return pd.DataFrame(rows)
+
+
+KEY_PACKAGES = ("torch", "torchvision", "numpy", "av", "decord", "mujoco", "scipy", "pandas")
+
+
+def versions_page(path: str = "constraints.txt") -> pd.DataFrame:
+    """The pinned versions that trained the committed runs (constraints.txt) beside the ones running now."""
+    from importlib import metadata
+
+    pinned = {}
+    for line in (root() / path).read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith("#"):
+            pinned[name.strip().lower()] = version.strip()
+    rows = []
+    for name in KEY_PACKAGES:
+        try:
+            running = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            running = "not installed"
+        rows.append({"package": name, "pinned (constraints.txt)": pinned.get(name, "-"), "running now": running,
+                     "same": pinned.get(name) == running.split("+")[0]})
+    return pd.DataFrame(rows)
+
+
+def verify_page() -> pd.DataFrame:
+    """The last ``python -m cmrlib verify`` result of every run it was asked about (runs/verify/*.json)."""
+    rows = []
+    for path in sorted((root() / "runs" / "verify").glob("*.json")):
+        record = runs.read_json(path)
+        difference = record.get("first_difference") or {}
+        rows.append({"run": record["run"], "outcome": record["outcome"], "epochs": record.get("epochs"),
+                     "first difference": (f"epoch {difference['epoch']}, {difference['field']}" if difference
+                                          else record.get("why_not") or "-"),
+                     "re-made on": f"{record['utc_time'][:10]}, {record['machine']['processor']}, "
+                                   f"{record['machine']['cpus']} CPUs",
+                     "torch": record["torch_version"], "code": (record["git_commit"] or "?")[:10]
+                     + ("+dirty" if record.get("git_dirty") else ""), "seconds": record.get("seconds")})
+    return pd.DataFrame(rows)
+
+
+def tree_page(profile: str) -> pd.DataFrame:
+    """How many of a profile's committed runs were trained from a committed tree, and from how many code states."""
+    rows = []
+    for path in sorted((root() / "runs" / profile).glob("*/*/config.json")):
+        prov = runs.read_json(path).get("provenance", {})
+        rows.append({"commit": prov.get("git_commit"), "dirty": bool(prov.get("git_dirty")),
+                     "diff kept": (path.parent / "uncommitted.diff").exists()})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return pd.DataFrame([{"profile": profile, "runs": len(frame), "from a committed tree": int((~frame["dirty"]).sum()),
+                          "dirty, diff kept": int((frame["dirty"] & frame["diff kept"]).sum()),
+                          "dirty, code lost": int((frame["dirty"] & ~frame["diff kept"]).sum()),
+                          "code states": int(frame[["commit", "dirty"]].drop_duplicates().shape[0])}])
