@@ -49,6 +49,8 @@ def summarise(frame: pd.DataFrame, by=("label",), metrics=("top1",)) -> pd.DataF
     for extra in ("gflops", "params_m"):
         if extra in frame:
             out[extra] = groups[extra].first().to_numpy()
+    if "learned" in frame:  # run health (cmrlib.stats.learned): failed runs are in the means, and marked here
+        out["failed to train"] = groups["learned"].apply(lambda learned: int((learned == False).sum())).to_numpy()  # noqa: E712
     return out
 
 
@@ -127,7 +129,7 @@ def comparison_page(runs: pd.DataFrame, benchmark: str = SOMETHING) -> pd.DataFr
         return _page(table.rename(columns={"top1": "ours_top1", "top5": "ours_top5"}), {
             "profile": "profile", "label": "method", "frames": "frames", "seeds": "seeds", "gflops": "GFLOPs",
             "paper GFLOPs": "paper GFLOPs", "ours_top1": "top-1 (1 view)", "paper top-1 (30 views)": "paper top-1 (30 views)",
-            "ours_top5": "top-5", "paper top-5": "paper top-5"})
+            "ours_top5": "top-5", "paper top-5": "paper top-5", "failed to train": "failed to train"})
     p1 = paper.table1()
     single = _beside_paper(ours, p1[p1["views"] == "1"], ["label", "frames"],
                            {"gflops": "paper GFLOPs", "val1": "paper top-1 (1 view)"})
@@ -137,7 +139,7 @@ def comparison_page(runs: pd.DataFrame, benchmark: str = SOMETHING) -> pd.DataFr
         "profile": "profile", "label": "method", "frames": "frames", "seeds": "seeds", "gflops": "GFLOPs",
         "paper GFLOPs": "paper GFLOPs", "top1": "top-1 (1 view)", "paper top-1 (1 view)": "paper top-1 (1 view)",
         "top1_multiview": f"top-1 ({views})", "paper top-1 (2×3)": "paper top-1 (2×3)",
-        "direction_acc": "direction acc. in reversal pairs"})
+        "direction_acc": "direction acc. in reversal pairs", "failed to train": "failed to train"})
 
 
 def two_benchmarks_page(something: pd.DataFrame, physics: pd.DataFrame, frames: int = 8) -> pd.DataFrame:
