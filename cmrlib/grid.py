@@ -42,6 +42,10 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="runs trained side by side (default 2)")
     parser.add_argument("--list", action="store_true", help="print the missing runs and stop")
     parser.add_argument("--commit", action="store_true", help="git-commit each run folder as it finishes")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="instead of training: the evaluations the pages need (multi-view, direction) of every "
+                             "finished planned run, cached in its folder (committed with --commit)")
+    parser.add_argument("--methods", default=None, help="with --evaluate: only these methods (e.g. cmr,tsm)")
     args = parser.parse_args(argv)
     try:
         ex.check_profile(args.profile)
@@ -70,6 +74,11 @@ def main(argv=None) -> int:
         if args.commit:
             log(f"    {commit_run(run_dir)}")
 
+    if args.evaluate:
+        methods = [m for m in (args.methods or "").split(",") if m] or None
+        done = ex.evaluate_planned(args.profile, grids, methods, log=log, on_finished=finished)
+        log(f"done: {done} evaluation(s)")
+        return 0
     log(f"training {len(missing)} run(s) of {args.profile}, {args.jobs} side by side")
     try:
         trained = ex.train_all(args.profile, jobs=args.jobs, log=log, grids=grids, on_finished=finished)

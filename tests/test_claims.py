@@ -418,6 +418,7 @@ def test_claim_12_covers_every_table_1_method():
     twelve = {c.key: c for c in claims.assess({"table1": pd.DataFrame(rows)})}["12"]
     labels = [check.statement.split(" 8f")[0] for check in twelve.checks if "8f" in check.statement]
     assert len(labels) == 7 and all(check.effect.paired for check in twelve.checks)
+    assert [check.statement for check in twelve.checks if check.core] == ["CMR 8f: 2 clips × 3 crops > 1 view"]
 
 
 def test_claims_10_and_11_need_the_declared_margins_not_just_above_chance():

@@ -326,6 +326,37 @@ def missing_runs(profile: str, grids=None, retrain_before: float | None = None) 
             if not _cached(config, run_dir, retrain_before)]
 
 
+def evaluate_planned(profile: str, grids=None, methods=None, log=print, on_finished=None) -> int:
+    """The multi-view and direction evaluations the pages ask of every finished planned run (of ``grids``, of
+    ``methods``), cached in the run folders; returns how many were computed now."""
+    done = 0
+    for name, (specs, seeds, extra) in page_grids(profile).items():
+        if (grids and name not in grids) or not (extra.get("multiview") or extra.get("direction")):
+            continue
+        for spec_ in specs:
+            if methods and spec_.method not in methods:
+                continue
+            for seed in parse_seeds(seeds):
+                config = resolve(spec_, profile, seed)
+                run_dir = runs.default_run_dir(config)
+                if not _cached(config, run_dir, None):
+                    continue
+                clips, crops = extra.get("multiview") or (None, None)
+                wanted = [f"eval_{clips}x{crops}.json"] * bool(clips) + ["direction.json"] * bool(extra.get("direction"))
+                if all((run_dir / name_).exists() for name_ in wanted):
+                    continue
+                tic = time.perf_counter()
+                if clips:
+                    evaluate_cached(run_dir, clips, crops)
+                if extra.get("direction"):
+                    direction_cached(run_dir)
+                done += 1
+                log(f"  evaluated {_relative(run_dir)} in {time.perf_counter() - tic:.0f} s")
+                if on_finished is not None:
+                    on_finished(_relative(run_dir))
+    return done
+
+
 def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, log=print, grids=None,
               on_finished=None) -> int:
     """Train every run the results pages need (or those of ``grids``) that is not cached, ``jobs`` runs side by
