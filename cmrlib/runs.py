@@ -248,15 +248,20 @@ def _git(*args) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+#: What decides what a run computes, for "trained from a committed tree": the package and the pinned environment
+#: (run folders, notebooks and logs change while runs train and are not code).
+CODE_PATHS = ("cmrlib", "pyproject.toml", "constraints.txt")
+
+
 def git_dirty() -> bool | None:
-    """Whether tracked files differ from HEAD (None outside a git checkout)."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    """Whether the tracked code (CODE_PATHS) differs from HEAD (None outside a git checkout)."""
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     return None if status is None else bool(status)
 
 
 def git_diff() -> str:
-    """The uncommitted changes to tracked files, as a patch against HEAD."""
-    return (_git("diff", "HEAD") or "") + "\n"
+    """The uncommitted changes to the tracked code (CODE_PATHS), as a patch against HEAD."""
+    return (_git("diff", "HEAD", "--", *CODE_PATHS) or "") + "\n"
 
 
 def file_sha1(path) -> str:
@@ -279,11 +284,54 @@ def data_digest(root) -> str | None:
     return hashlib.sha1(json.dumps(rows).encode()).hexdigest()
 
 
+NUMERIC_ENV_VARS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS",
+                    "OMP_NUM_THREADS")
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+
+
+def cpu_signature() -> dict:
+    """What decides the floating-point results of CPU kernels: the CPU (model, family, vector extensions), the
+    kernel paths torch picks (ATen's capability, the MKL and oneDNN builds) and the variables that override them.
+    Runs of the gated methods (CME, PEM, ME, MEM: pooled -> linear -> sigmoid) re-make bit for bit only on the
+    same signature (runs/explore/2026-12-07-divergence/FINDINGS.md)."""
+    import re
+
+    import torch
+
+    info = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    config = torch.__config__.show()
+    mkl = re.search(r"Math Kernel Library Version ([^\s]+)", config)
+    onednn = re.search(r"MKL-DNN (v[0-9.]+)", config)
+    return {"cpu": info.get("model name", platform.processor() or "unknown"),
+            "family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
+            "flags": [flag for flag in CPU_FLAGS if flag in info.get("flags", "").split()],
+            "aten_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkl": mkl.group(1) if mkl else None, "onednn": onednn.group(1) if onednn else None,
+            "env": {name: os.environ[name] for name in NUMERIC_ENV_VARS if name in os.environ}}
+
+
+def tree_state() -> tuple:
+    """(commit, dirty, sha1 of the uncommitted diff) of the code on disk."""
+    dirty = git_dirty()
+    return _git("rev-parse", "HEAD"), dirty, hashlib.sha1(git_diff().encode()).hexdigest()[:12] if dirty else None
+
+
+#: The tree state when this process loaded cmrlib: a long-lived process keeps the code it loaded, so a run it
+#: trains must not record a later state of the tree as its code (``cmrlib.train`` refuses when they differ).
+LOADED_TREE = tree_state()
+
+
 def provenance(device: str | None = None) -> dict:
     """Where and with what a run was made: git commit and dirty flag, versions, device, host, UTC time."""
     import torch
 
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     device_name = torch.cuda.get_device_name(0) if device.startswith("cuda") else (platform.processor() or "cpu")
@@ -296,6 +344,7 @@ def provenance(device: str | None = None) -> dict:
         "device": device,
         "device_name": device_name,
         "cpu_threads": torch.get_num_threads(),
+        "cpu_signature": cpu_signature(),
         "hostname": socket.gethostname(),
         "utc_time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -205,7 +205,14 @@ def unfinished_work(out_dir: Path) -> str | None:
 
 def _check_tree(config: dict, out_dir: Path, allow_dirty: bool, context: dist.Context) -> None:
     """Refuse a book-profile run from uncommitted code, or keep the diff beside it when that is allowed."""
-    if config["profile"] not in configlib.BOOK_PROFILES or not runs.git_dirty():
+    if config["profile"] not in configlib.BOOK_PROFILES:
+        return
+    now = runs.tree_state()
+    if now != runs.LOADED_TREE:
+        raise ValueError(f"the code on disk changed since this process loaded it (commit {str(runs.LOADED_TREE[0])[:10]}"
+                         f"{'+dirty' if runs.LOADED_TREE[1] else ''} -> {str(now[0])[:10]}{'+dirty' if now[1] else ''}); "
+                         f"start a new process to train profile {config['profile']!r}")
+    if not now[1]:
         return
     if not allow_dirty:
         raise ValueError(f"profile {config['profile']!r} is a book profile and the git tree has uncommitted changes "

@@ -4,7 +4,9 @@
 (_build/verify/, sharing data/ and the pretrained backbones, with a fresh runs/), a fine-tuned run after its
 parent, and compares every epoch of ``metrics.jsonl`` and ``final.json`` field by field, timings aside:
 "identical", or the first epoch and field that differ. A run trained on other clips than the dataset here (its
-recorded data digest) is reported as such instead of re-made. The result is written to
+recorded data digest) is reported as such instead of re-made; a run trained on another CPU signature
+(``cmrlib.runs.cpu_signature``: CPU, vector extensions, kernel paths) is re-made, and the result says that its
+gated methods are only expected to match on the same signature. The result is written to
 ``runs/verify/<profile>--<run>.json`` with the machine, the date and the versions; exit status 0 only when
 every run is identical.
 
@@ -105,7 +107,10 @@ def verify(run_dir, keep: bool = False, record: bool = True) -> dict:
             if difference:
                 difference["epoch"] = "final.json"
     provenance = runs.provenance()
+    recorded_signature = stored.get("provenance", {}).get("cpu_signature")
     result = {
+        "cpu_signature_match": None if recorded_signature is None else recorded_signature == provenance["cpu_signature"],
+        "cpu_signature": provenance["cpu_signature"],
         "run": str(run_dir.relative_to(runs.project_root())) if run_dir.is_relative_to(runs.project_root()) else str(run_dir),
         "outcome": "not re-made" if why else "identical" if difference is None else "different",
         "why_not": why, "first_difference": difference, "epochs": len(committed),
@@ -159,6 +164,8 @@ def main(argv=None) -> int:
             text += f": first at epoch {d['epoch']}, field {d['field']!r}: committed {d['committed']!r}, re-made {d['remade']!r}"
         elif result["why_not"]:
             text += f": {result['why_not']}"
+        if result["cpu_signature_match"] is False and result["outcome"] != "identical":
+            text += " (the run was trained on another CPU signature: the gated methods differ in the last bits there)"
         print(f"{result['run']}: {text} ({result['epochs']} epochs, {result['seconds']:.0f} s)", flush=True)
         status = status or int(result["outcome"] != "identical")
     return status

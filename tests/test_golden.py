@@ -16,7 +16,7 @@ run (its generated videos differ by a few grey levels between machines; measured
 on the rendered digests and 10.0 on the decoded ones (``ENCODED_GREY_TOL``: libx264 is not bit-reproducible here).
 A real change of behaviour moves these numbers by far more.
 
-On the environment that recorded them (the same torch build and CPU model, ``ENVIRONMENT``; one thread) the
+On the environment that recorded them (the same torch build and CPU signature, ``ENVIRONMENT``; one thread) the
 training steps must match **exactly**: a 20-epoch run amplifies any change, even one of 1e-8, into points, and
 CPU training is bit-reproducible there (``python -m cmrlib verify``). Elsewhere they are compared at the
 tolerances above, and the test says so.
@@ -59,15 +59,7 @@ STEPS, BATCH, CLASSES = 3, 4, 5
 VARIANTS = [(m, {}) for m in METHODS] + [("cmr", {"variant": "released"}), ("cmr", {"tim": False})]
 
 
-def _cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return "unknown"
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
-
-
-ENVIRONMENT = {"torch": torch.__version__, "cpu": _cpu_model()}
+ENVIRONMENT = {"torch": torch.__version__, **runs.cpu_signature()}  # CPU, vector extensions, kernel paths
 
 
 def _load(name: str) -> dict:

@@ -124,6 +124,7 @@ def test_a_run_on_other_clips_is_neither_reused_nor_resumed(tmp_path, monkeypatc
 def test_a_book_profile_run_is_refused_from_a_dirty_tree_or_keeps_the_diff(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "git_dirty", lambda: True)
     monkeypatch.setattr(runs, "git_diff", lambda: "diff --git a/x b/x\n")
+    monkeypatch.setattr(runs, "LOADED_TREE", runs.tree_state())  # this process loaded that dirty tree
     with pytest.raises(ValueError, match="uncommitted changes"):
         trainlib.train(configlib.resolve("tsn", "cpu-final"), tmp_path / "refused")
     assert not (tmp_path / "refused").exists(), "nothing is written for a refused run"
@@ -214,3 +215,16 @@ def test_make_installs_the_pinned_versions_of_every_dependency():
         name = requirement.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
         assert name in pins, f"{name} is not pinned in constraints.txt"
     assert "-c constraints.txt" in (root / "Makefile").read_text()
+
+
+def test_a_process_refuses_a_book_run_when_the_code_changed_since_it_loaded_it(tmp_path, monkeypatch):
+    """A long-lived training process keeps the code it imported: it must not record a later tree as its code."""
+    monkeypatch.setattr(runs, "LOADED_TREE", ("0" * 40, False, None))
+    with pytest.raises(ValueError, match="changed since this process loaded it"):
+        trainlib.train(configlib.resolve("tsn", "cpu-final"), tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+
+def test_a_run_records_the_cpu_signature_that_decides_its_numbers():
+    signature = runs.provenance("cpu")["cpu_signature"]
+    assert signature["aten_capability"] and "family_model" in signature and isinstance(signature["flags"], list)
