@@ -142,3 +142,82 @@ def test_absent_file_gives_a_note_not_an_error(tmp_path):
     assert runtime.load(tmp_path / "none.json") is None
     for frame in (runtime.table7_frame, runtime.table5_frame, runtime.frames_frame, runtime.provenance_frame):
         assert "no runtime benchmark" in frame(None)["note"].iloc[0]
+
+
+def _synthetic(data: dict, ms: dict, spread: float = 0.01) -> dict:
+    """The quick file with its per-round CPU times replaced by ``ms`` (label -> ms at batch 1, the shape's frames;
+    (label, frames) -> ms at other frame counts), other timings at 1 ms; batch-8 timings 8x; a small
+    alternating noise per round, so that every interval has a width."""
+    data = json.loads(json.dumps(data))
+    rounds, base = data["config"]["rounds"], data["config"]["shape"]["frames"]
+    noise = np.exp(spread * np.resize([1.0, -1.0], rounds))
+    for timing in data["timings"]:
+        value = next((ms[key] for label in timing["labels"]
+                      for key in ((label, timing["frames"]), label) if key in ms
+                      and (isinstance(key, tuple) or timing["frames"] == base)), 1.0)
+        timing["cpu_s"] = list(value / 1000 * timing["batch"] * noise)
+    return data
+
+
+def _assessed(data):
+    from cmrlib import claims
+
+    return {c.key: c for c in claims.assess({"runtime": data})}
+
+
+def test_claims_5_to_7_read_the_runtime_file(quick):
+    from cmrlib import claims
+
+    data = runtime.load(quick)
+    assessed = _assessed(data)
+    for key in ("5", "6", "7"):
+        statements = [check.statement for check in assessed[key].checks]
+        assert all("latency" in s or "throughput" in s for s in statements)
+        assert not [m for m in assessed[key].missing if "latency" in m or "throughput" in m], key
+        assert "interleaved rounds" in assessed[key].note
+    assert len(assessed["7"].checks) == 7 and len(assessed["5"].checks) == 3  # Table 5's top-1 checks: no runs
+    rows = claims.checks_frame(list(assessed.values())).set_index("check")
+    assert rows.loc["latency CMR > TSM", "interval"] == "paired" and rows.loc["latency CMR > TSM", "n"] == "2/2"
+    without = {c.key: c for c in claims.assess({})}
+    assert all(without[key].verdict == stats.INCONCLUSIVE and without[key].missing for key in ("5", "6", "7"))
+
+
+def test_claims_5_to_7_verdicts_follow_the_ratio_intervals(quick):
+    base = runtime.load(quick)
+    t0, t1 = base["config"]["shape"]["frames"], max(base["config"]["sweep_frames"])
+    # the paper's ordering: PEM slowest and growing with T, CMR about TEINet, every model slower than TSM
+    paper_like = _synthetic(base, {"TSM": 10.0, "TEINet": 14.0, "STM": 12.0, "PEM (stand-in)": 40.0, "CMR": 14.5,
+                                   "TIM+CME": 13.0, "CMEall+SMEall": 20.0, "CMEpart+SMEall": 17.0,
+                                   "CMEpart+SMEpart": 12.0, ("PEM (stand-in)", t1): 160.0, ("TIM+CME", t1): 26.0})
+    assessed = _assessed(paper_like)
+    assert assessed["7"].verdict == stats.HELD and assessed["6"].verdict == stats.HELD
+    five = {check.statement: check.effect.verdict for check in assessed["5"].checks}
+    assert all(five[f"latency {a} > {b}"] == stats.HELD for a, b in
+               (("CMEall+SMEall", "CMEpart+SMEall"), ("CMEpart+SMEall", "CMEall+SMEpart"),
+                ("CMEall+SMEpart", "CMEpart+SMEpart")))
+    # a CPU-like result: PEM no slower than TIM+CME, the same ratio at every T, CMR 30 % slower than TEINet
+    cpu_like = _synthetic(base, {"TSM": 10.0, "TEINet": 10.5, "STM": 11.0, "PEM (stand-in)": 9.0, "CMR": 13.7,
+                                 "TIM+CME": 11.0, ("PEM (stand-in)", t1): 36.0, ("TIM+CME", t1): 44.0})
+    assessed = _assessed(cpu_like)
+    six = {check.statement: check.effect.verdict for check in assessed["6"].checks}
+    assert six["latency PEM (stand-in) > TIM+CME"] == stats.NOT_HELD
+    assert six[f"latency ratio PEM (stand-in) / TIM+CME grows from {t0} to {t1} frames"] == stats.NOT_HELD
+    seven = {check.statement: check.effect for check in assessed["7"].checks}
+    equal = seven["latency CMR ≈ TEINet (ratio within [0.9, 1.1])"]
+    assert equal.verdict == stats.NOT_HELD and equal.diff == pytest.approx(100 * (13.7 / 10.5 - 1))
+    assert seven["latency CMR > TSM"].verdict == stats.HELD and assessed["7"].verdict == stats.NOT_HELD
+
+
+def test_claims_inputs_load_the_committed_file(quick, tmp_path, monkeypatch):
+    from cmrlib import claims, figure5
+    from cmrlib import experiments as ex
+
+    target = tmp_path / runtime.RUNTIME_FILE
+    target.parent.mkdir(parents=True)
+    target.write_text(quick.read_text())
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+    monkeypatch.setattr(ex, "grid", lambda *args, **kwargs: pd.DataFrame())
+    monkeypatch.setattr(figure5, "scores", lambda *args, **kwargs: None)
+    results = claims.inputs("smoke")
+    assert results["runtime"]["key"] == json.loads(quick.read_text())["key"]
+    assert not [key for key in results if key.endswith("_speed")]

@@ -418,3 +418,54 @@ def format_summary(record: dict) -> str:
         g = result["growth"]
         lines.append(f"PEM / TIM+CME at T={g['to_frames']} over T={g['from_frames']}: {g['ratio']:.3f} {_interval(g)}")
     return "\n".join(lines)
+
+
+def headline(data: dict | None) -> dict:
+    """Text for the page's sentences ("n/a" without a file): ratios with their intervals, as "1.23 [1.20, 1.26]"."""
+    keys = ("rounds", "clock", "cpu_model", "cmr_latency", "cmr_throughput", "teinet_latency", "stm_latency",
+            "pem_latency", "pem_over_cme", "pem_over_cme_most", "growth")
+    if data is None:
+        return dict.fromkeys(keys, "n/a")
+    result, config = summary(data), data["config"]
+    table7 = {row["label"]: row for row in result["table7"]}
+
+    def text(r):
+        return f"{r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
+
+    frames = {row["frames"]: row for row in result["frames"]}
+    most = max(config["sweep_frames"])
+    return {"rounds": str(config["rounds"]), "clock": "CPU" if config["clock"] == "cpu" else "wall",
+            "cpu_model": str(data["provenance"].get("cpu_model")),
+            "cmr_latency": text(table7["CMR"]["latency_vs_tsm"]),
+            "cmr_throughput": text(table7["CMR"]["throughput_vs_tsm"]),
+            "teinet_latency": text(table7["TEINet"]["latency_vs_tsm"]),
+            "stm_latency": text(table7["STM"]["latency_vs_tsm"]),
+            "pem_latency": text(table7[PEM]["latency_vs_tsm"]),
+            "pem_over_cme": text(frames[config["shape"]["frames"]]["pem_vs_cme"]),
+            "pem_over_cme_most": f"{text(frames[most]['pem_vs_cme'])} at {most} frames",
+            "growth": text(result["growth"]) if result["growth"] else "n/a"}
+
+
+def plot_ratios(data: dict | None):
+    """Latency and throughput over TSM per model: our ratio and its 95 % interval, the paper's ratio marked.
+    None without a file."""
+    import matplotlib.pyplot as plt
+
+    table = table7_frame(data)
+    if data is None:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * len(table) + 1.2), sharey=True)
+    y = np.arange(len(table))[::-1]
+    for ax, metric, interval in ((axes[0], "latency", "latency 95 % interval"),
+                                 (axes[1], "throughput", "throughput 95 % interval")):
+        bounds = table[interval].str.strip("[]").str.split(", ", expand=True).astype(float)
+        ratio_ = table[f"{metric} / TSM"]
+        ax.errorbar(ratio_, y, xerr=[ratio_ - bounds[0], bounds[1] - ratio_], fmt="o", color="tab:blue",
+                    capsize=3, label="ours (95 % interval)")
+        ax.scatter(table[f"paper {metric} / TSM"], y, marker="x", color="tab:red", label="paper (V100)", zorder=3)
+        ax.axvline(1.0, color="grey", lw=0.8)
+        ax.set(xscale="log", xlabel=f"{metric} / TSM")
+    axes[0].set_yticks(y, table["model"])
+    axes[1].legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    return fig
