@@ -240,7 +240,8 @@ def load(path=None) -> dict | None:
     expected = run_config(config["rounds"], config["warmup"], config["threads"], config["clock"], config["quick"],
                           config["min_time"])
     data["current"] = data["key"] == key_of(config) == key_of(expected)
-    data["path"] = str(path)
+    root = runs.project_root()
+    data["path"] = str(path.relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
     return data
 
 
@@ -335,7 +336,7 @@ def table7_frame(data: dict | None) -> pd.DataFrame:
     for row in summary(data)["table7"]:
         label, lat, thr = row["label"], row["latency_vs_tsm"], row["throughput_vs_tsm"]
         known = label in p7.index
-        rows.append({"model": label, "GFLOPs": row["gflops"], "latency (ms)": row["latency_ms"],
+        rows.append({"model": label, "GFLOPs": round(row["gflops"], 1), "latency (ms)": round(row["latency_ms"], 1),
                      "latency / TSM": lat["ratio"], "latency 95 % interval": _interval(lat),
                      "paper latency / TSM": round(p7.loc[label, "latency_ms"] / p7.loc[REFERENCE, "latency_ms"], 2)
                      if known else float("nan"),
@@ -355,7 +356,7 @@ def table5_frame(data: dict | None) -> pd.DataFrame:
         return _missing_frame()
     p5 = paper.table5().set_index("ours")["latency_ms"]
     tsm = paper.table7().set_index("ours").loc[REFERENCE, "latency_ms"]
-    return pd.DataFrame([{"placement": row["label"], "latency (ms)": row["latency_ms"],
+    return pd.DataFrame([{"placement": row["label"], "latency (ms)": round(row["latency_ms"], 1),
                           "latency / TSM": row["latency_vs_tsm"]["ratio"],
                           "95 % interval": _interval(row["latency_vs_tsm"]),
                           "paper latency / TSM": round(p5[row["label"]] / tsm, 2)} for row in summary(data)["table5"]])
@@ -367,8 +368,8 @@ def frames_frame(data: dict | None) -> pd.DataFrame:
     if data is None:
         return _missing_frame()
     result = summary(data)
-    rows = [{"frames": str(row["frames"]), "PEM (stand-in) ms": row["pem_ms"], "TIM+CME ms": row["cme_ms"],
-             "TSM ms": row["tsm_ms"], "PEM / TIM+CME": row["pem_vs_cme"]["ratio"],
+    rows = [{"frames": str(row["frames"]), "PEM (stand-in) ms": round(row["pem_ms"], 1),
+             "TIM+CME ms": round(row["cme_ms"], 1), "TSM ms": round(row["tsm_ms"], 1), "PEM / TIM+CME": row["pem_vs_cme"]["ratio"],
              "95 % interval": _interval(row["pem_vs_cme"]), "PEM / TSM": row["pem_vs_tsm"]["ratio"],
              "TIM+CME / TSM": row["cme_vs_tsm"]["ratio"]} for row in result["frames"]]
     grown = result["growth"]
