@@ -15,7 +15,7 @@ COMMANDS = {
     "eval": ("cmrlib.evaluate", "evaluate a trained run (1-view or N-clip x 3-crop)"),
     "predict": ("cmrlib.predict", "top-5 classes of your own videos (and a Figure 5 picture with --explain)"),
     "convert": ("cmrlib.convert", "convert a checkpoint of the authors' code (CMR, TSM, TEA) to cmrlib's"),
-    "bench": ("cmrlib.bench", "benchmarks: 'bench model' (CMR Table 7 protocol), 'bench data'"),
+    "bench": ("cmrlib.bench", "benchmarks: 'bench runtime' (claims 5-7, R50 rounds), 'bench model', 'bench data'"),
     "gpu-check": ("cmrlib.gpu_check", "GPU readiness: CUDA training steps, Table 7 on the GPU, targets (--dry-run: CPU)"),
     "verify": ("cmrlib.verify", "re-make committed runs in a scratch folder and compare them with their files"),
     "export-weights": ("cmrlib.verify:export_main", "write a run's final weights in float16 (to commit them)"),

@@ -102,6 +102,8 @@ class Effect:
     verdict: str
     reason: str
     p_against: float = float("nan")  # see the module docstring; "not held" <=> p_against <= ALPHA
+    se: float = float("nan")         # standard error of diff, and the t degrees of freedom of its interval
+    df: float = float("nan")
 
     def interval(self, digits: int = 1) -> str:
         if not np.isfinite(self.ci_low):
@@ -184,22 +186,23 @@ def compare(a, b, kind: str = "greater", margin: float = 0.0, paired: bool = Fal
     verdict = _verdict(kind, low, high, margin, gain)
     reason = f"95% interval of the difference {low:+.2f} .. {high:+.2f}" + (f", margin {margin:g}" if kind != "greater" else "")
     return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
-                  diff, low, high, margin, paired, verdict, reason, _p_against(kind, diff, se, df, margin))
+                  diff, low, high, margin, paired, verdict, reason, _p_against(kind, diff, se, df, margin), se, df)
 
 
-def _p_against(kind: str, diff: float, se: float, df: float, margin: float) -> float:
+def _p_against(kind: str, diff: float, se: float, df: float, margin: float, upper: float | None = None) -> float:
     """Twice the one-sided p-value of the test whose rejection is "not held" (t with the interval's df, at its
-    floor as in ``t_quantile_975``), capped at 1."""
+    floor as in ``t_quantile_975``), capped at 1. The margin is [-margin, upper] (upper = margin by default)."""
+    upper = margin if upper is None else upper
     if se == 0:
         below = diff < (-margin if kind == "not_worse" else 0.0)
-        return 0.0 if below or (kind == "equivalent" and abs(diff) > margin) else 1.0
+        return 0.0 if below or (kind == "equivalent" and not -margin <= diff <= upper) else 1.0
     dist = stats.norm if math.isinf(df) else stats.t(math.floor(df))
     if kind == "greater":
         one_sided = dist.cdf(diff / se)
     elif kind == "not_worse":
         one_sided = dist.cdf((diff + margin) / se)
-    else:  # outside [-d, d]: above d, or below -d
-        one_sided = min(dist.sf((diff - margin) / se), dist.cdf((diff + margin) / se))
+    else:  # outside [-margin, upper]: above it, or below it
+        one_sided = min(dist.sf((diff - upper) / se), dist.cdf((diff + margin) / se))
     return float(min(1.0, 2.0 * one_sided))
 
 def combine_corrected(effects) -> str:
@@ -282,3 +285,46 @@ def spread_components(runs: pd.DataFrame, clips: int, metric: str = "top1") -> p
         rows.append({"benchmark": benchmark, "label": label, "frames": frames, "seeds": len(values),
                      "mean": values.mean(), "std": total, "sampling std": sampling, "seed std": seed})
     return pd.DataFrame(rows).round(2)
+
+
+def compare_ratio(a, b, kind: str = "greater", margin: float = 0.0, paired: bool = True) -> Effect:
+    """Compare positive measurements (times, rates) ``a`` with ``b`` as a ratio, for timings taken in
+    interleaved rounds (``cmrlib.bench.runtime``): the effect is the change of a over b in percent,
+    100 (a / b - 1).
+
+    ``paired=True`` (a and b timed in the same rounds, equal lengths in round order, or Series on the rounds):
+    the per-round log ratios log(a_r / b_r), their mean and its one-sample t interval, exponentiated. Each
+    round's ratio cancels that round's machine load, which is what makes the rounds a blocked design.
+    ``paired=False``: Welch's interval of mean(log a) - mean(log b), exponentiated (e.g. two series of
+    per-round ratios at different frame counts). Either way the ratio is that of the geometric means.
+
+    Verdicts by the rule of ``compare`` on the percent scale, so a ``greater`` check holds when the ratio's
+    interval lies above 1, and an ``equivalent`` check with ``margin`` = 10 (percent) holds when it lies within
+    [0.9, 1.1]. ``mean_a``/``mean_b`` are the geometric means of a and b, ``std_a``/``std_b`` their standard
+    deviations, in their own unit."""
+    import dataclasses
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0 (got {margin})")
+    values = [_as_array(x) for x in (a, b)]
+    if any(np.any(v <= 0) for v in values):
+        raise ValueError("compare_ratio() needs positive values (times or rates)")
+    logs = [np.log(x) if isinstance(x, pd.Series) else np.log(v) for x, v in zip((a, b), values)]
+    effect = compare(logs[0], logs[1], "greater", 0.0, paired)
+    percent = lambda x: 100.0 * math.expm1(x) if np.isfinite(x) else float("nan")  # noqa: E731
+    low, high = percent(effect.ci_low), percent(effect.ci_high)
+    decided = np.isfinite(low)
+    verdict = _verdict(kind, low, high, margin) if decided else INCONCLUSIVE
+    reason = (f"95% interval of the ratio {1 + low / 100:.3f} .. {1 + high / 100:.3f}"
+              + (f", margin {margin:g} %" if kind != "greater" else "")) if decided else effect.reason
+    spread = [float(v.std(ddof=1)) if v.size > 1 else float("nan") for v in values]
+    # "not held" on the log scale: below log(1 - m) (not_worse) or outside [log(1 - m), log(1 + m)] (equivalent)
+    lower_log = -math.log1p(-margin / 100.0) if margin < 100 else math.inf
+    p_against = (_p_against(kind, effect.diff, effect.se, effect.df, lower_log, math.log1p(margin / 100.0))
+                 if decided else float("nan"))
+    return dataclasses.replace(effect, kind=kind, p_against=p_against, mean_a=float(np.exp(np.log(values[0]).mean())),
+                               mean_b=float(np.exp(np.log(values[1]).mean())), std_a=spread[0], std_b=spread[1],
+                               diff=percent(effect.diff), ci_low=low, ci_high=high, margin=margin,
+                               verdict=verdict, reason=reason)

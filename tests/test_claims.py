@@ -486,3 +486,13 @@ def test_the_default_books_pages_agree_on_every_comparison():
     import json
     tables = sum("cmr_records" in json.dumps(json.loads(p.read_text())) for p in notebooks)
     assert tables >= 5, "the executed pages carry their tables' records (re-execute them with make book)"
+
+
+@pytest.mark.parametrize("kind,margin", [("greater", 0.0), ("not_worse", 10.0), ("equivalent", 10.0)])
+def test_a_ratio_check_is_not_held_exactly_when_p_against_is_at_most_alpha(kind, margin):
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        a, b = np.exp(rng.normal(0, 0.05, 16) + rng.normal(0, 0.12)), np.exp(rng.normal(0, 0.05, 16))
+        for paired in (True, False):
+            effect = stats.compare_ratio(a, b, kind, margin, paired)
+            assert (effect.verdict == NOT_HELD) == (effect.p_against <= stats.ALPHA + 1e-12)

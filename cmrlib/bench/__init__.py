@@ -1,5 +1,8 @@
 """Speed benchmarks: ``python -m cmrlib bench model | pem-scaling | data``.
 
+bench runtime      claims 5-7 at R50 8 x 224: every model once per round for at least 15 rounds (order rotated),
+                   per-round ratios to TSM and their 95 % intervals, in one keyed, committed file
+                   (cmrlib.bench.runtime; its readers feed Table 7's page and the claims)
 bench model        CMR Table 7's protocol: latency (ms) at batch 1 and throughput (videos/s) at batch 8, in
                    inference mode, after a warm-up, as the median of repeated timings, with the ratio to TSM
                    beside each model. ``--train-step`` times one training step (forward, backward, SGD) instead.
@@ -18,6 +21,7 @@ kept for reuse while timing (``heap_cache``), as PyTorch's CUDA allocator does o
 """
 
 
+from cmrlib.bench import runtime
 from cmrlib.bench.cli import format_models, main
 from cmrlib.bench.profiling import breakdown, count_ops, format_breakdown, trace
 from cmrlib.bench.scaling import data_benchmark, pem_scaling

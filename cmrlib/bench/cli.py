@@ -1,4 +1,4 @@
-"""``python -m cmrlib bench model | pem-scaling | data | breakdown``: the command line and its text tables."""
+"""``python -m cmrlib bench model | runtime | pem-scaling | data``: the command line and its text tables."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import json
 import sys
 
 from cmrlib import config as configlib
+from cmrlib.bench import runtime
 from cmrlib.bench.profiling import breakdown, format_breakdown, trace
 from cmrlib.bench.scaling import data_benchmark, pem_scaling
 from cmrlib.bench.timing import (CLOCKS, NAMED, SHAPE_FIELDS, TABLE5, TABLE7, model_benchmark, parse_configs,
@@ -54,6 +55,17 @@ def parser() -> argparse.ArgumentParser:
                    help="instead of timing: torch.profiler's top N operators by input shape (CPU)")
     _shape_arguments(m)
 
+    r = sub.add_parser("runtime", help="claims 5-7: R50 8x224 in interleaved rounds, ratios to TSM with 95 % "
+                                       "intervals, written to one keyed file")
+    r.add_argument("--out", help=f"file to write (default {runtime.RUNTIME_FILE}; with --quick {runtime.QUICK_FILE})")
+    r.add_argument("--rounds", type=int, default=runtime.DEFAULT_ROUNDS,
+                   help=f"timed rounds (at least {runtime.MIN_ROUNDS}; default {runtime.DEFAULT_ROUNDS})")
+    r.add_argument("--warmup", type=int, default=1, help="untimed warm-up rounds (default 1)")
+    r.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    r.add_argument("--clock", choices=("cpu", "wall"),
+                   help="the Timer's clock: process CPU time (default with 1 thread) or wall time")
+    r.add_argument("--quick", action="store_true", help="a tiny ResNet-18 at 4 x 16 px (tests), from 2 rounds")
+
     s = sub.add_parser("pem-scaling", help="PEM stand-in (serial) vs CME (parallel) latency as T grows")
     s.add_argument("--frames", default="8,16,32", help="comma-separated frame counts (default 8,16,32)")
     s.add_argument("--modules-only", action="store_true", help="skip the whole-model timings")
@@ -91,7 +103,7 @@ def _int_list(text: str, name: str) -> list[int]:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    verbose = not args.json and sys.stderr.isatty()
+    verbose = not getattr(args, "json", False) and sys.stderr.isatty()
     try:
         if args.command == "model" and (args.breakdown or args.trace):
             methods = parse_configs(args.methods.split(",") + (list(TABLE5) if args.table5 else []))
@@ -110,6 +122,12 @@ def main(argv=None) -> int:
                                    train_batch=args.train_batch, amp=args.amp, channels_last=args.channels_last,
                                    compile=args.compile, progress=_progress(verbose), **_shape_options(args))
             print(json.dumps(rows, indent=1) if args.json else format_models(rows))
+        elif args.command == "runtime":
+            say = lambda message: print(f"  {message}", file=sys.stderr, flush=True)  # noqa: E731 (the log)
+            record = runtime.runtime_benchmark(args.out, args.rounds, args.warmup, args.threads, args.clock,
+                                               args.quick, progress=say)
+            print(runtime.format_summary(record))
+            print(f"written: {record['path']} (key {record['key']})")
         elif args.command == "pem-scaling":
             rows = pem_scaling(_int_list(args.frames, "frames"), models=not args.modules_only,
                                progress=_progress(verbose), **_shape_options(args))

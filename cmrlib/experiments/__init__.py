@@ -12,11 +12,11 @@ from cmrlib.experiments.cache import (all_runs, available_profiles, direction_ca
                                       find_run, grid, learning_curves, quietly, rebuild_weights, root, run,
                                       run_spec, stale_runs, train_all, train_cached, missing_runs,
                                       planned_configs, check_data, evaluate_planned)
-from cmrlib.experiments.cost import (CPU_TIMING_THREADS, cost_table, model_cost, speed, speed_device,
-                                     speed_elsewhere, speed_summary, training_speedups)
+from cmrlib.experiments.cost import (CPU_TIMING_THREADS, cost_table, model_cost, speed, speed_device, speed_summary,
+                                     training_speedups)
 from cmrlib.experiments.pages import (ablation_page, comparison_page, dataset_page, generation_page,
                                       generation_record, glue, mean_std, provenance,
-                                      provenance_frame, recipe_page, runtime_page, stored_benchmark_page,
+                                      provenance_frame, recipe_page,
                                       summarise, table3_page, tree_page, two_benchmarks_page, variants_page,
                                       verify_page, versions_page, zoo_page)
 from cmrlib.experiments.plan import (DISPLAY, KINETICS, LONGRANGE, MIDDLE_FRAME, PHYSICS, PLANS, R50_SHAPE,

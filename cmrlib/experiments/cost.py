@@ -12,7 +12,7 @@ import pandas as pd
 
 from cmrlib import config as configlib
 from cmrlib import runs
-from cmrlib.experiments.plan import PLANS, Spec, check_profile, plan
+from cmrlib.experiments.plan import Spec, check_profile, plan
 
 
 def _memo_key(payload) -> str:
@@ -134,14 +134,6 @@ def speed_device(profile: str) -> str:
     import torch
 
     return "cuda" if check_profile(profile) == "gpu" and torch.cuda.is_available() else "cpu"
-
-
-def speed_elsewhere(specs, profile: str) -> pd.DataFrame:
-    """Timings of ``specs`` stored by the other profiles' builds (never measured from here)."""
-    frames = [speed(specs, other, device="cuda" if other == "gpu" else "cpu", cached_only=True)
-              for other in PLANS if other not in (profile, "smoke")]
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def speed_summary(frame: pd.DataFrame) -> pd.DataFrame:

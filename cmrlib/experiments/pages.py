@@ -2,7 +2,6 @@
 provenance of every page and the recipe and dataset tables."""
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from pathlib import Path
@@ -213,48 +212,6 @@ def ablation_page(runs: pd.DataFrame, paper_frame: pd.DataFrame, speed_frame: pd
         ours["latency"] = ours["label"].map(latency)
         columns.update({"latency": f"latency (ms, {speed_frame['device'].iloc[0]})", "paper latency (ms)": "paper latency (ms, V100)"})
     return _page(ours, columns)
-
-
-def runtime_page(speed_frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Table 7: median latency and throughput per model (with the ratio to TSM) and top-1, beside the paper."""
-    from cmrlib import paper
-
-    if speed_frame.empty:
-        return speed_frame
-    table = speed_summary(speed_frame)
-    table["device"] = speed_frame["hardware"].iloc[0]
-    table["profile"] = speed_frame["profile"].iloc[0]
-    if len(runs):
-        accuracy = summarise(runs, by=("label",), metrics=("top1",)).set_index("label")["top1"]
-        table["top1"] = table["label"].map(accuracy)
-    p7 = paper.table7().rename(columns={"latency_ms": "paper latency (ms)", "throughput": "paper throughput",
-                                        "top1": "paper top-1"})
-    table = _beside_paper(table, p7.drop(columns="paper_model"), ["label"],
-                          {"paper latency (ms)": "paper latency (ms)", "paper throughput": "paper throughput",
-                           "paper top-1": "paper top-1"})
-    return _page(table, {"profile": "profile", "device": "device", "label": "model", "latency_ms": "latency (ms)",
-                         "latency_vs_tsm": "latency / TSM", "paper latency (ms)": "paper latency (ms)",
-                         "throughput": "throughput (videos/s)", "throughput_vs_tsm": "throughput / TSM",
-                         "paper throughput": "paper throughput", "top1": "top-1", "paper top-1": "paper top-1"})
-
-
-def stored_benchmark_page(path: str = "runs/benchmarks/2026-11-21-cpu/r50_final.json") -> pd.DataFrame:
-    """A committed ``python -m cmrlib bench model --json`` output (R50, 8 x 224 by default) beside the paper's
-    Table 7 ratios to TSM: latency and throughput medians and the medians of the per-round ratios."""
-    from cmrlib import paper
-
-    full = root() / path
-    if not full.exists():
-        raise ValueError(f"no stored benchmark at {path!r} (write one with python -m cmrlib bench model --json)")
-    table = pd.DataFrame(json.loads(full.read_text()))
-    p7 = paper.table7().set_index("ours")
-    table["paper latency / TSM"] = table["label"].map(p7["latency_ms"] / p7.loc["TSM", "latency_ms"])
-    table["paper throughput / TSM"] = table["label"].map(p7["throughput"] / p7.loc["TSM", "throughput"])
-    table["shape"] = [f"R{r.depth} x{r.width:g}, {r.frames}x{r.size}" for r in table.itertuples()]
-    return _page(table, {"label": "model", "shape": "network", "gflops": "GFLOPs", "hardware": "device",
-                         "latency_ms_cpu": "latency (CPU ms)", "latency_vs_tsm": "latency / TSM",
-                         "paper latency / TSM": "paper latency / TSM", "throughput_vs_tsm": "throughput / TSM",
-                         "paper throughput / TSM": "paper throughput / TSM"})
 
 
 def recipe_page(profile: str) -> pd.DataFrame:
