@@ -632,11 +632,15 @@ REVIEWED_CLAIMS = ("5", "6", "7", "8", "12")  # the claims whose test protocol i
 
 def reviewed_inputs(profile: str = REVIEWED_PROFILE) -> dict:
     """The committed runs of the reviewed protocol's Table 1 (8 and 16 frames with the TIM/TSM controls,
-    multi-view and direction evaluations as cached), without training or evaluating anything."""
+    multi-view and direction evaluations as cached), without training or evaluating anything, and the R50
+    runtime file of claims 5-7."""
     from cmrlib import experiments as ex
 
+    from cmrlib.bench import runtime
+
     specs, seeds, extra = ex.page_grids(profile)["table1"]
-    return {"table1": ex.grid(specs, profile, seeds, **extra, cached_only=True, flops=False)}
+    return {"table1": ex.grid(specs, profile, seeds, **extra, cached_only=True, flops=False),
+            "runtime": runtime.load()}
 
 
 def reviewed_frame(here: list, reviewed: list, here_profile: str, profile: str = REVIEWED_PROFILE) -> pd.DataFrame:
