@@ -39,6 +39,22 @@ def build_model(config: dict, num_classes: int, pretrained: bool = True):
         raise ValueError(f"method {config['method']!r}: {error}") from None
 
 
+def load_parent(model, config: dict, num_classes: int) -> dict | None:
+    """Load the weights of the run a fine-tuned run starts from (``init_from_frames``: the same config at that
+    frame count, ``config.parent_config``) into ``model``; the record of what was loaded, or None."""
+    parent = configlib.parent_config(config)
+    if parent is None:
+        return None
+    parent_dir = runs.default_run_dir(parent)
+    final = parent_dir / "final.json"
+    if not final.exists() or runs.read_json(final).get("run_key") != runs.run_key(parent):
+        raise ValueError(f"config field 'init_from_frames': this run starts from {parent_dir}, which is not "
+                         f"trained; train it first")
+    weights = parent_dir / "checkpoints" / "last.pt"
+    load_weights(model, load_checkpoint(weights)["model"], weights, num_classes)
+    return {"run": parent_dir.name, "run_key": runs.run_key(parent), "weights_sha1": runs.file_sha1(weights)}
+
+
 class CheckpointError(ValueError):
     """A checkpoint file that is missing or cannot be read; the message names the file."""
 

@@ -327,6 +327,27 @@ def tree_state() -> tuple:
 LOADED_TREE = tree_state()
 
 
+def check_tree(config: dict, out_dir, allow_dirty: bool, write_diff: bool = True) -> None:
+    """Refuse a book-profile run (``config.BOOK_PROFILES``) from uncommitted code or from code that changed on
+    disk since this process loaded it; with ``allow_dirty``, keep the diff beside the run instead."""
+    from cmrlib.config import BOOK_PROFILES
+
+    if config["profile"] not in BOOK_PROFILES:
+        return
+    now = tree_state()
+    if now != LOADED_TREE:
+        raise ValueError(f"the code on disk changed since this process loaded it (commit {str(LOADED_TREE[0])[:10]}"
+                         f"{'+dirty' if LOADED_TREE[1] else ''} -> {str(now[0])[:10]}{'+dirty' if now[1] else ''}); "
+                         f"start a new process to train profile {config['profile']!r}")
+    if not now[1]:
+        return
+    if not allow_dirty:
+        raise ValueError(f"profile {config['profile']!r} is a book profile and the git tree has uncommitted changes "
+                         f"to tracked files: commit them first (or pass --allow-dirty to keep the diff in the run)")
+    if write_diff:
+        atomic_write_text(Path(out_dir) / "uncommitted.diff", git_diff())
+
+
 def provenance(device: str | None = None) -> dict:
     """Where and with what a run was made: git commit and dirty flag, versions, device, host, UTC time."""
     import torch

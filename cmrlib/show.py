@@ -26,7 +26,7 @@ class Table:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         """HTML and text, and the rows as records in the output's metadata, so that a test can read an executed
-        notebook's tables back (``cmrlib.claims.inconsistencies``)."""
+        notebook's tables back (``cmrlib.review.inconsistencies``)."""
         records = json.loads(self.frame.to_json(orient="records", default_handler=str))
         return {"text/html": self._repr_html_(), "text/plain": repr(self)}, {"text/html": {"cmr_records": records}}
 

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from cmrlib import config as configlib
 from cmrlib import distributed as dist
 from cmrlib import runs
-from cmrlib.checkpoint import (CHECKPOINT_FORMAT, build_model, gather_rng_states, load_checkpoint,
+from cmrlib.checkpoint import (CHECKPOINT_FORMAT, build_model, gather_rng_states, load_parent,
                                load_for_resume, load_weights, same_config, save_keeping_previous, set_rng_state)
 from cmrlib.evaluate import predict, topk_accuracy
 from cmrlib.loaders import (build_datasets, check_splits, configure_determinism, dataset_root, derived_seed,
@@ -183,7 +183,7 @@ def train(config: dict, out_dir, resume: bool = False, restart: bool = False, al
     try:
         if config["threads"]:
             torch.set_num_threads(config["threads"])
-        _check_tree(config, out_dir, allow_dirty or os.environ.get("CMR_ALLOW_DIRTY") == "1", context)
+        runs.check_tree(config, out_dir, allow_dirty or os.environ.get("CMR_ALLOW_DIRTY") == "1", context.is_main)
         with runs.run_lock(out_dir) if context.is_main else contextlib.nullcontext():
             return _train(config, out_dir, resume, restart, context)
     finally:
@@ -201,41 +201,6 @@ def unfinished_work(out_dir: Path) -> str | None:
     if not checkpoints and not epochs:
         return None
     return f"{epochs} epoch(s) in metrics.jsonl" + (f", checkpoints {', '.join(sorted(checkpoints))}" if checkpoints else "")
-
-
-def _check_tree(config: dict, out_dir: Path, allow_dirty: bool, context: dist.Context) -> None:
-    """Refuse a book-profile run from uncommitted code, or keep the diff beside it when that is allowed."""
-    if config["profile"] not in configlib.BOOK_PROFILES:
-        return
-    now = runs.tree_state()
-    if now != runs.LOADED_TREE:
-        raise ValueError(f"the code on disk changed since this process loaded it (commit {str(runs.LOADED_TREE[0])[:10]}"
-                         f"{'+dirty' if runs.LOADED_TREE[1] else ''} -> {str(now[0])[:10]}{'+dirty' if now[1] else ''}); "
-                         f"start a new process to train profile {config['profile']!r}")
-    if not now[1]:
-        return
-    if not allow_dirty:
-        raise ValueError(f"profile {config['profile']!r} is a book profile and the git tree has uncommitted changes "
-                         f"to tracked files: commit them first (or pass --allow-dirty to keep the diff in the run)")
-    if context.is_main:
-        runs.atomic_write_text(out_dir / "uncommitted.diff", runs.git_diff())
-
-
-def _start_from_parent(model, config: dict, num_classes: int, context: dist.Context) -> dict | None:
-    """Load the weights of the run a fine-tuned run starts from (``init_from_frames``); its record."""
-    parent = configlib.parent_config(config)
-    if parent is None:
-        return None
-    parent_dir = runs.default_run_dir(parent)
-    final = parent_dir / "final.json"
-    if not final.exists() or runs.read_json(final).get("run_key") != runs.run_key(parent):
-        raise ValueError(f"config field 'init_from_frames': this run starts from {parent_dir}, which is not "
-                         f"trained; train it first")
-    weights = parent_dir / "checkpoints" / "last.pt"
-    state = load_checkpoint(weights)
-    load_weights(model, state["model"], weights, num_classes)
-    log(f"starting from the weights of {parent_dir.name}", context)
-    return {"run": parent_dir.name, "run_key": runs.run_key(parent), "weights_sha1": runs.file_sha1(weights)}
 
 
 def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: dist.Context) -> dict:
@@ -272,7 +237,7 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
     num_classes = train_set.num_classes
     issue_codes = len(ISSUE_NAMES)
     data_digest = runs.data_digest(root)
-    model = build_model(config, num_classes, pretrained=config["init_from_frames"] is None).to(device)
+    model = build_model(config, num_classes, pretrained=config.get("init_from_frames") is None).to(device)
     if flags["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     if config["sync_bn"] and context.distributed:
@@ -292,7 +257,9 @@ def _train(config: dict, out_dir: Path, resume: bool, restart: bool, context: di
         optimizer.load_state_dict(state["optimizer"])
         log(f"{out_dir}: resuming at epoch {state['epoch'] + 1}, step {state['step']}", context)
     else:
-        init_from = _start_from_parent(model, config, num_classes, context)
+        init_from = load_parent(model, config, num_classes)
+        if init_from is not None:
+            log(f"starting from the weights of {init_from['run']}", context)
     if state is None and context.is_main:
         provenance = runs.provenance(str(device))
         provenance["world_size"] = context.world_size

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from cmrlib import claims
+from cmrlib import claims, precision, review
 from cmrlib import stats
 from cmrlib.stats import HELD, INCONCLUSIVE, NO_LARGER_GAIN, NOT_HELD, compare
 
@@ -242,11 +242,11 @@ def test_differences_frame_resolves_clear_gaps_and_not_overlaps():
 def test_seed_spread_counts_each_run_once_and_sorts_by_spread():
     grid = pd.DataFrame({"benchmark": ["b"] * 5, "label": ["x", "x", "y", "y", "y"], "frames": [8] * 5,
                          "top1": [10.0, 30.0, 50.0, 51.0, 52.0], "run_dir": list("abcde")})
-    spread = claims.seed_spread({"t1": grid, "t2": grid.iloc[2:], "speed": pd.DataFrame({"latency_ms": [1.0]})})
+    spread = precision.seed_spread({"t1": grid, "t2": grid.iloc[2:], "speed": pd.DataFrame({"latency_ms": [1.0]})})
     assert list(spread["label"]) == ["x", "y"]
     assert list(spread["seeds"]) == [2, 3]
     assert spread.loc[0, "std"] == pytest.approx(14.14, abs=0.01) and spread.loc[1, "low"] == 50.0
-    assert claims.seed_spread({}).empty
+    assert precision.seed_spread({}).empty
 
 
 def test_a_narrow_interval_around_zero_is_no_gain_larger_than_d():
@@ -297,7 +297,7 @@ def _runs_of(grid: pd.DataFrame, name: str, benchmark: str = "synth-something") 
 
 def test_seeds_for_d_reports_the_paired_half_width():
     t6 = _runs_of(_grid({"baseline": [40, 41, 42, 43], "+CME": [42, 42, 45, 45]}), "t6")
-    row = claims.seeds_for_d({"table6": t6}).iloc[0]
+    row = precision.seeds_for_d({"table6": t6}).iloc[0]
     differences = pd.Series([2.0, 1.0, 3.0, 2.0])
     assert row["sd of differences"] == pytest.approx(differences.std(), abs=0.01)
     assert row["95 % half-width"] == pytest.approx(stats.t_quantile_975(3) * differences.std() / 2, abs=0.01)
@@ -308,7 +308,7 @@ def test_targets_measure_the_issue_table_on_the_runs():
     t1 = _runs_of(_grid({"TSN": [30, 31, 32], "CMR": [60, 61, 62]}), "t1").assign(direction_acc=[48, 50, 52, 90, 91, 92])
     t2 = _runs_of(_grid({"TSN": [59, 60, 64]}), "t2", "synth-kinetics")
     results = {"table6": t6, "table1": t1, "table2": t2}
-    table = claims.targets(results, claims.assess(results)).set_index("measure")
+    table = precision.targets(results, claims.assess(results)).set_index("measure")
     assert table.loc["synth-kinetics TSN top-1 (%)", "measured"] == 61.0
     assert table.loc["synth-kinetics TSN top-1 (%)", "met"]
     assert table.loc["synth-something TSN direction accuracy (%)", "measured"] == 50.0
@@ -317,7 +317,7 @@ def test_targets_measure_the_issue_table_on_the_runs():
     decisive = table.loc["claims with a decisive verdict", "measured"]
     assert isinstance(decisive, int) and not table.loc["claims with a decisive verdict", "met"]
     t2_bad = t2.assign(top1=[20, 25, 30])
-    assert not claims.targets({**results, "table2": t2_bad}, []).set_index("measure").loc[
+    assert not precision.targets({**results, "table2": t2_bad}, []).set_index("measure").loc[
         "synth-kinetics TSN top-1 (%)", "met"]
 
 
@@ -352,11 +352,11 @@ def test_claims_3_and_9_are_also_checked_on_synth_physics():
     assert direction.core and direction.effect.verdict == NOT_HELD and leaky["9"].verdict == NOT_HELD
     checks = claims.benchmark_checks(list(assessed.values()), "synth-physics")
     assert len(checks) == 7 and checks["check"].str.contains("synth-physics").all()
-    table = claims.targets({"physics": _physics()}, []).set_index("measure")
+    table = precision.targets({"physics": _physics()}, []).set_index("measure")
     assert table.loc["synth-physics CMR − TSN (points)", "measured"] == 35.0
     assert table.loc["synth-physics TSN direction accuracy (%)", "met"]
     assert table.loc["synth-physics one middle frame: direction accuracy (%)", "measured"] == round(151 / 3, 1)
-    assert "synth-physics TSN direction accuracy (%)" not in set(claims.targets({}, [])["measure"])
+    assert "synth-physics TSN direction accuracy (%)" not in set(precision.targets({}, [])["measure"])
 
 
 def test_an_undefined_direction_accuracy_leaves_its_check_out_instead_of_failing():
@@ -436,10 +436,10 @@ def test_run_health_flags_runs_that_did_not_learn_and_verdicts_can_leave_them_ou
     grid = _grid({"TEA": [59.5, 15.8, 27.5], "TSN": [36.0, 37.0, 36.5]})
     grid["benchmark"], grid["method"], grid["run_dir"] = "synth-physics", grid["label"].str.lower(), range(6)
     grid["learned"] = [True, False, True, True, True, True]
-    table = claims.health({"physics": grid}).set_index("method")
+    table = precision.health({"physics": grid}).set_index("method")
     assert table.loc["TEA", "failed to train"] == 1 and table.loc["TEA", "failure rate"] == "33%"
     assert "TEA 8f s1 (15.8 %)" in table.loc["TEA", "failed runs"] and table.loc["TSN", "failed to train"] == 0
-    kept = claims.without_failed({"physics": grid})["physics"]
+    kept = precision.without_failed({"physics": grid})["physics"]
     assert len(kept) == 5 and 15.8 not in set(kept["top1"])
 
 
@@ -447,7 +447,7 @@ def test_seed_spread_counts_a_run_under_every_label_it_has():
     shared = pd.DataFrame([{"label": label, "seed": seed, "frames": 8, "top1": 80.0 + seed, "benchmark": "synth-something",
                             "run_dir": f"cmr-s{seed}"} for seed in range(5) for label in ("CMR",)])
     other = shared.assign(label="+CME&SME")
-    spread = claims.seed_spread({"table1": shared, "table6": other}).set_index("label")
+    spread = precision.seed_spread({"table1": shared, "table6": other}).set_index("label")
     assert spread.loc["CMR", "seeds"] == 5 and spread.loc["+CME&SME", "seeds"] == 5
 
 
@@ -469,9 +469,9 @@ def test_two_pages_that_give_one_comparison_different_intervals_are_found(tmp_pa
     chapter = claims.checks_frame(claims.assess({"table6": rows}))
     same = [_notebook(tmp_path / "table6.ipynb", page.to_dict("records")),
             _notebook(tmp_path / "claims.ipynb", chapter.to_dict("records"))]
-    assert claims.inconsistencies(same) == []
+    assert review.inconsistencies(same) == []
     welch = page.assign(interval_95="[-7.7, +3.2]")  # what the Table 6 page printed with Welch's interval
-    found = claims.inconsistencies([_notebook(tmp_path / "table6.ipynb", welch.to_dict("records")), same[1]])
+    found = review.inconsistencies([_notebook(tmp_path / "table6.ipynb", welch.to_dict("records")), same[1]])
     assert [pair for pair, _ in found] == ["+SME vs baseline"]
 
 
@@ -482,7 +482,7 @@ def test_the_default_books_pages_agree_on_every_comparison():
 
     notebooks = sorted((Path(__file__).resolve().parents[1] / "runs" / DEFAULT_PROFILE).glob("*.ipynb"))
     assert notebooks, "the default profile's executed notebooks are committed"
-    assert claims.inconsistencies(notebooks) == []
+    assert review.inconsistencies(notebooks) == []
     import json
     tables = sum("cmr_records" in json.dumps(json.loads(p.read_text())) for p in notebooks)
     assert tables >= 5, "the executed pages carry their tables' records (re-execute them with make book)"

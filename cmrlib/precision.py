@@ -1,0 +1,139 @@
+"""How precise and how healthy a profile's runs are: the seed-to-seed spread (counted under every label a run
+has), how much of it validation sampling explains, the seeds a difference of d needs, the precision targets,
+and run health (``cmrlib.stats.learned``: which runs failed to train, per method)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from cmrlib import stats
+from cmrlib.claims import BEST_TEMPORAL, GAIN_MARGIN, PHYSICS_TEMPORAL_MARGIN, compare
+from cmrlib.experiments.plan import DISPLAY, MIDDLE_FRAME
+from cmrlib.stats import INCONCLUSIVE
+
+
+def _runs(results: dict) -> pd.DataFrame:
+    """Every run of the training grids once per label (a run that two tables share counts under both labels)."""
+    frames = [f for f in results.values() if isinstance(f, pd.DataFrame) and "run_dir" in f and len(f)]
+    return pd.concat(frames).drop_duplicates(["run_dir", "label"]) if frames else pd.DataFrame()
+
+
+def without_failed(results: dict) -> dict:
+    """``results`` with the runs that failed to train (``learned`` False, cmrlib.stats.learned) left out."""
+    return {name: frame[frame["learned"] != False] if isinstance(frame, pd.DataFrame) and "learned" in frame  # noqa: E712
+            else frame for name, frame in results.items()}
+
+
+def health(results: dict) -> pd.DataFrame:
+    """Per method and benchmark: runs, how many failed to train (the declared rule, ``cmrlib.stats.learned``)
+    and the failure rate, with the failed runs named."""
+    runs = _runs(results)
+    if runs.empty or "learned" not in runs:
+        return pd.DataFrame()
+    runs = runs.drop_duplicates("run_dir")
+    rows = []
+    for (benchmark, method), group in runs.groupby(["benchmark", "method"], sort=False):
+        failed = group[group["learned"] == False]  # noqa: E712
+        rows.append({"benchmark": benchmark, "method": DISPLAY.get(method, method), "runs": len(group),
+                     "failed to train": len(failed), "failure rate": f"{len(failed) / len(group):.0%}",
+                     "failed runs": ", ".join(f"{r.label} {r.frames}f s{r.seed} ({r.top1:.1f} %)"
+                                              for r in failed.itertuples()) or "-"})
+    return pd.DataFrame(rows)
+
+
+def seed_spread(results: dict, metric: str = "top1") -> pd.DataFrame:
+    """How much the seeds disagree: per benchmark, label and frame count of every training grid in
+    ``results`` (each run once), the number of seeds, mean, standard deviation and range of ``metric``,
+    largest spread first."""
+    runs = _runs(results)
+    if runs.empty:
+        return runs
+    groups = runs.groupby(["benchmark", "label", "frames"], sort=False)[metric]
+    table = groups.agg(seeds="count", mean="mean", std="std", low="min", high="max").reset_index()
+    return table.sort_values("std", ascending=False, na_position="last").round(2).reset_index(drop=True)
+
+
+def spread_sources(results: dict, profile: str) -> pd.DataFrame:
+    """``cmrlib.stats.spread_components`` of every training grid: how much of the seed-to-seed spread the
+    profile's validation set size (``SYNTH_PROFILES[profile]["val_clips"]``) explains by sampling alone."""
+    from cmrlib.data.synth import SYNTH_PROFILES
+
+    runs = _runs(results)
+    if runs.empty:
+        return runs
+    return stats.spread_components(runs, SYNTH_PROFILES[profile]["val_clips"])
+
+
+def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "table1")) -> pd.DataFrame:
+    """A power calculation from the measured spread: per grid, each row against the grid's first row over the
+    seeds both have (the blocked design), the standard deviation of the per-seed differences, the seeds a
+    paired comparison needs to resolve a true difference of d = GAIN_MARGIN points (power 0.8, 95 %), and the
+    smallest difference that the seeds we ran resolve at that power; "95 % half-width" is half the width of the
+    paired 95 % interval of the difference at those seeds."""
+    rows = []
+    for name in grids:
+        frame = results.get(name)
+        if frame is None or frame.empty:
+            continue
+        frame = frame[frame["frames"] == 8] if "frames" in frame else frame
+        per_seed = frame.pivot_table(index="seed", columns="label", values="top1", sort=False)
+        reference = per_seed.columns[0]
+        for label in per_seed.columns[1:]:
+            differences = (per_seed[label] - per_seed[reference]).dropna()
+            sd = float(differences.std(ddof=1)) if len(differences) > 1 else float("nan")
+            needed = stats.seeds_needed(sd, GAIN_MARGIN, most=100) if sd > 0 else float("nan")
+            needed = ">100" if needed == 101 else needed
+            resolved = stats.resolvable_difference(sd, len(differences)) if sd > 0 else float("nan")
+            pair = per_seed[[label, reference]].dropna()
+            effect = compare(pair[label], pair[reference], paired=True) if len(pair) else None
+            half_width = (effect.ci_high - effect.ci_low) / 2 if effect else float("nan")
+            rows.append({"grid": name, "row": label, "against": reference, "seeds": len(differences),
+                         "sd of differences": round(sd, 2), "95 % half-width": round(half_width, 2),
+                         f"seeds for d={GAIN_MARGIN:g}": needed, "resolved at these seeds": round(resolved, 1)})
+    return pd.DataFrame(rows)
+
+
+ABLATION_GRIDS = ("table3", "table4", "table5", "table6")
+
+
+def targets(results: dict, claims) -> pd.DataFrame:
+    """The powered-verdicts issue's targets measured on this profile's runs: the seed-to-seed spread of every
+    config, the precision of the ablation tables' differences, the decisive claims, and the two benchmark
+    checks (synth-kinetics is learned; TSN cannot tell the direction of synth-something's reversal pairs); with
+    synth-physics runs, also issue 18's three checks of that benchmark."""
+    def value(x, digits=1):
+        return round(float(x), digits) if pd.notna(x) else float("nan")
+
+    spread = seed_spread({name: frame for name, frame in results.items() if name != "physics"})  # as issue 14 set them
+    stds = spread["std"].dropna() if len(spread) else pd.Series(dtype=float)
+    powered = seeds_for_d(results, ABLATION_GRIDS)
+    widths = powered["95 % half-width"].dropna() if len(powered) else pd.Series(dtype=float)
+    decisive = sum(claim.verdict != INCONCLUSIVE for claim in claims)
+
+    def tsn(name, metric, label="TSN", frames=8):
+        frame = results.get(name)
+        if frame is None or frame.empty:
+            return float("nan")
+        rows = frame[(frame["label"] == label) & (frame["frames"] == frames)]
+        return rows[metric].mean() if metric in rows and len(rows) else float("nan")
+
+    kinetics, direction = tsn("table2", "top1"), tsn("table1", "direction_acc")
+    rows = [("median std of top-1 over seeds (points)", value(stds.median()), "≤ 2.0", stds.median() <= 2.0),
+            ("largest std of top-1 over seeds (points)", value(stds.max()), "≤ 4.0", stds.max() <= 4.0),
+            ("median 95 % half-width, Tables 3-6 differences (points)", value(widths.median()), "≤ 2.5",
+             widths.median() <= 2.5),
+            ("claims with a decisive verdict", decisive, f"≥ 9 of {len(claims)}", decisive >= 9),
+            ("synth-kinetics TSN top-1 (%)", value(kinetics), "≥ 60", kinetics >= 60),
+            ("synth-something TSN direction accuracy (%)", value(direction), "40-60", 40 <= direction <= 60)]
+    if results.get("physics") is not None and len(results["physics"]):  # issue 18's checks of synth-physics
+        best = BEST_TEMPORAL
+        direction, middle = tsn("physics", "direction_acc"), tsn("physics", "direction_acc", MIDDLE_FRAME, 1)
+        margin = tsn("physics", "top1", best) - tsn("physics", "top1")
+        rows += [("synth-physics TSN direction accuracy (%)", value(direction), "40-60", 40 <= direction <= 60),
+                 (f"synth-physics {best} − TSN (points)", value(margin),
+                  f"≥ {PHYSICS_TEMPORAL_MARGIN:g}", margin >= PHYSICS_TEMPORAL_MARGIN),
+                 ("synth-physics one middle frame: direction accuracy (%)", value(middle), "40-60",
+                  40 <= middle <= 60)]
+    frame = pd.DataFrame([{"measure": m, "target": t, "met": bool(ok) if pd.notna(v) else False}
+                          for m, v, t, ok in rows])
+    frame.insert(1, "measured", pd.Series([v for _, v, _, _ in rows], dtype=object))  # the count stays an int
+    return frame
