@@ -3,6 +3,8 @@ Usage: one_epoch.py RUN_DIR(committed) DATA OUT"""
 import sys, json, os
 from pathlib import Path
 import torch
+import os
+if os.environ.get("FTZ"): print("flush_denormal", torch.set_flush_denormal(True))  # the flush-denormal probe
 from cmrlib import config as configlib, runs, train as trainlib
 run, data, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 committed = json.loads((run / "config.json").read_text())
