@@ -102,7 +102,6 @@ def summary_frame(claims, without_failed=None) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ the claims of §D.1
 ACCURACY_MARGIN = 2.0    # top-1 points within which two settings count as "the same" (equivalence checks)
 GAIN_MARGIN = 2.0        # d: a top-1 gain whose 95 % interval ends below d points is "no gain larger than d"
-LATENCY_MARGIN = 0.2     # relative latency difference within which two models count as "as fast"
 KINETICS_MARGIN = 5.0    # issue 6: TSN within 5 points of the best temporal method on synth-kinetics
 CHANCE_MARGIN = 10.0     # issue 6: TSN's direction accuracy within 10 points of 50 %
 PHYSICS_TEMPORAL_MARGIN = 25.0  # issue 18: the best temporal method at least 25 points above TSN on synth-physics
