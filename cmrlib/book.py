@@ -122,7 +122,7 @@ def warm_cache(profile: str, retrain_before: float = 0.0, jobs: int = 2, log=pri
     tic = time.perf_counter()
     trained = experiments.train_all(profile, jobs=jobs, retrain_before=retrain_before or None, log=log)
     results = claims.inputs(profile, retrain_before=retrain_before or None)
-    grids = [frame for frame in results.values() if "run_dir" in frame]
+    grids = [frame for name, frame in results.items() if name in experiments.page_grids(profile) and "run_dir" in frame]
     log(f"  runs ready: {sum(len(frame) for frame in grids)} rows, {trained} trained now, "
         f"{time.perf_counter() - tic:.0f} s")
 

@@ -23,6 +23,7 @@ class Check:
     paper: str = ""      # e.g. "50.6 vs 46.1 (+4.5)"
     core: bool = True
     p_holm: float = float("nan")  # p_against adjusted over the claim's core checks (Claim.corrected)
+    sources: tuple = ()  # ((grid, label), (grid, label)) of a sequential check (Tables 3-6): what more seeds extend
 
     @property
     def paper_effect(self) -> float:
@@ -145,6 +146,8 @@ def _values(frame, label, metric="top1", **where):
         return None
     index = "seed" if "seed" in rows else "repeat"
     values = rows.set_index(index)[metric].sort_index().dropna()  # NaN: not measurable (e.g. no pair predicted)
+    if frame.attrs.get("grid"):  # a sequential grid's values name their source (_Builder.check)
+        values.attrs["source"] = (frame.attrs["grid"], label)
     return values if len(values) else None
 
 
@@ -161,24 +164,38 @@ def blocked(a, b) -> bool:
             and len(a) >= 2 and set(a.index) == set(b.index))
 
 
-class _Builder:
-    """Collects the checks of one claim; a check whose data are missing is recorded as not run."""
+SEQUENTIAL_GRIDS = ("table3", "table4", "table5", "table6")  # the grids the sequential seed rule applies to
 
-    def __init__(self, key: str, note: str = ""):
+
+class _Builder:
+    """Collects the checks of one claim; a check whose data are missing is recorded as not run. ``sequential``:
+    the profile follows the sequential seed rule (cmrlib.stats), so checks of SEQUENTIAL_GRIDS take their look's
+    level."""
+
+    def __init__(self, key: str, note: str = "", sequential: bool = False):
         self.claim = Claim(key, TITLES[key], note=note)
         self.missing = self.claim.missing
+        self.sequential = sequential
 
     def check(self, statement, a, b, kind="greater", margin=0.0, paper="", core=True, paired=None,
-              gain=GAIN_MARGIN):
+              gain=GAIN_MARGIN, sources=()):
         """A check of top-1 points by default; checks of other units pass ``gain=None`` (no d verdict).
         ``paired``: None pairs the seeds when the two groups form a blocked design (``blocked``); False never
-        (groups whose shared seed numbers are no blocking: other frame counts or benchmarks)."""
+        (groups whose shared seed numbers are no blocking: other frame counts or benchmarks). ``sources``:
+        ((grid, label), (grid, label)) of the two groups; checks of SEQUENTIAL_GRIDS in a sequential profile are
+        taken at ``stats.look_alpha`` of their seed count."""
         if a is None or b is None or (not np.isscalar(b) and len(b) == 0) or len(a) == 0:
             if core:
                 self.missing.append(statement)
             return
         paired = blocked(a, b) if paired is None else paired
-        self.claim.checks.append(Check(self.claim.key, statement, compare(a, b, kind, margin, paired, gain), paper, core))
+        if not sources and isinstance(a, pd.Series) and isinstance(b, pd.Series):
+            sources = tuple(x.attrs["source"] for x in (a, b) if "source" in x.attrs)
+        sequential = (self.sequential and len(sources) == 2
+                      and all(grid in SEQUENTIAL_GRIDS for grid, _ in sources))
+        alpha = stats.look_alpha(min(len(a), len(b))) if sequential else stats.ALPHA
+        self.claim.checks.append(Check(self.claim.key, statement, compare(a, b, kind, margin, paired, gain, alpha),
+                                       paper, core, sources=tuple(sources) if sequential else ()))
 
     def done(self) -> Claim:
         if self.missing:
@@ -197,13 +214,22 @@ def assess(results: dict) -> list:
     """
     from cmrlib import paper
 
+    sequential = bool(results.get("sequential"))
     get = results.get
-    t6, t4, t3, t5, t1, t2, lr, ph = (get(k) for k in ("table6", "table4", "table3", "table5", "table1", "table2",
-                                                        "longrange", "physics"))
+
+    def frame(name):  # a sequential grid's frame is tagged, so its checks know their source (_values)
+        found = get(name)
+        if sequential and name in SEQUENTIAL_GRIDS and isinstance(found, pd.DataFrame):
+            found = found.copy()
+            found.attrs["grid"] = name
+        return found
+
+    t6, t4, t3, t5, t1, t2, lr, ph = (frame(k) for k in ("table6", "table4", "table3", "table5", "table1", "table2",
+                                                          "longrange", "physics"))
     p6 = paper.table6().set_index("paper_model")["top1"]
     claims = []
 
-    c = _Builder("1")
+    c = _Builder("1", sequential=sequential)
     c.check("+CME > baseline", _values(t6, "+CME"), _values(t6, "baseline"), paper=_paper(p6["+CME"], p6["baseline"]))
     c.check("+SME > baseline", _values(t6, "+SME"), _values(t6, "baseline"), paper=_paper(p6["+SME"], p6["baseline"]))
     c.check("+CME&SME ≥ +CME", _values(t6, "+CME&SME"), _values(t6, "+CME"), "not_worse", ACCURACY_MARGIN,
@@ -214,7 +240,7 @@ def assess(results: dict) -> list:
             "equivalent", ACCURACY_MARGIN, paper=_paper(p6["+CME"], p6["+SME"]), core=False)
     claims.append(c.done())
 
-    c = _Builder("2", note="synth-longrange has no paper number: it is the test §D.1 proposes for the claimed cause.")
+    c = _Builder("2", sequential=sequential, note="synth-longrange has no paper number: it is the test §D.1 proposes for the claimed cause.")
     c.check("+CME > +PEM", _values(t6, "+CME"), _values(t6, "+PEM"), paper=_paper(p6["+CME"], p6["+PEM"]))
     c.check("+CME > +MEM", _values(t6, "+CME"), _values(t6, "+MEM"), paper=_paper(p6["+CME"], p6["+MEM"]))
     c.check("+PEM > +MEM", _values(t6, "+PEM"), _values(t6, "+MEM"), paper=_paper(p6["+PEM"], p6["+MEM"]), core=False)
@@ -230,7 +256,7 @@ def assess(results: dict) -> list:
     claims.append(c.done())
 
     p4 = paper.table4().set_index("ours")["top1"]
-    c = _Builder("3")
+    c = _Builder("3", sequential=sequential)
     for low, high in (("TSN", "TSN+CME&SME"), ("TSN+CME&SME", "TIM"), ("TIM", "TIM+CME&SME")):
         c.check(f"{high} > {low}", _values(t4, high), _values(t4, low), paper=_paper(p4[high], p4[low]))
     if ph is not None:  # the same rows on synth-physics (issue 18), where TIM+CME&SME is Table 1's CMR
@@ -240,7 +266,7 @@ def assess(results: dict) -> list:
     claims.append(c.done())
 
     p3 = paper.table3().set_index("r")["top1"]
-    c = _Builder("4", note="§D.1 expects this only weakly at small scale (channel widths differ).")
+    c = _Builder("4", sequential=sequential, note="§D.1 expects this only weakly at small scale (channel widths differ).")
     for r in (4, 8, 16):
         c.check(f"r={r} > r=1", _values(t3, f"r={r}"), _values(t3, "r=1"), paper=_paper(p3[r], p3[1]))
     c.check("r=8 > r=16", _values(t3, "r=8"), _values(t3, "r=16"), paper=_paper(p3[8], p3[16]))
@@ -274,7 +300,7 @@ def assess(results: dict) -> list:
         return f"{a:g}{unit} vs {b:g}{unit} (×{a / b:.2f})"
 
     base = rt and rt["config"]["shape"]["frames"]  # the shape's frame count (8)
-    c = _Builder("5", note=timed_note)
+    c = _Builder("5", sequential=sequential, note=timed_note)
     chosen = "CMEall+SMEpart"
     for other in ("CMEall+SMEall", "CMEpart+SMEall"):
         c.check(f"{other} ≈ {chosen} (top-1)", _values(t5, other), _values(t5, chosen), "equivalent", ACCURACY_MARGIN,
@@ -288,7 +314,7 @@ def assess(results: dict) -> list:
     claims.append(c.done())
 
     pem, cme = "PEM (stand-in)", "TIM+CME"
-    c = _Builder("6", note="The paper's 3x is TDRL against CMR on a V100; our PEM is the stand-in of pem-standin.md. "
+    c = _Builder("6", sequential=sequential, note="The paper's 3x is TDRL against CMR on a V100; our PEM is the stand-in of pem-standin.md. "
                            + timed_note)
     ratio_check(c, f"latency {pem} > {cme}", times(pem), times(cme),
                 paper=paper_ratio(p7.loc[pem, "latency_ms"], p7.loc[cme, "latency_ms"]))
@@ -307,7 +333,7 @@ def assess(results: dict) -> list:
                 per_round.get(most) if most != base else None, per_round.get(base), paired=False)
     claims.append(c.done())
 
-    c = _Builder("7", note="Hardware-specific: §D.1 expects only the coarse ordering to survive off a V100. " + timed_note)
+    c = _Builder("7", sequential=sequential, note="Hardware-specific: §D.1 expects only the coarse ordering to survive off a V100. " + timed_note)
     for other in ("TEINet", "STM", pem, "CMR"):
         ratio_check(c, f"latency {other} > TSM", times(other), times("TSM"),
                     paper=paper_ratio(p7.loc[other, "latency_ms"], p7.loc["TSM", "latency_ms"]))
@@ -323,7 +349,7 @@ def assess(results: dict) -> list:
 
     p1 = paper.table1()
     p1 = p1[p1["views"] == "1"].set_index(["paper_method", "frames"])["val1"]
-    c = _Builder("8", note="The paper measures the margin over TDRL; ours is over the PEM stand-in.")
+    c = _Builder("8", sequential=sequential, note="The paper measures the margin over TDRL; ours is over the PEM stand-in.")
     margins = {}
     for frames in (8, 16):
         cmr, pem = _values(t1, "CMR", frames=frames), _values(t1, "PEM (stand-in)", frames=frames)
@@ -339,7 +365,7 @@ def assess(results: dict) -> list:
     p2 = paper.table2().set_index(["paper_method", "frames"])["top1"]
     p1v2 = paper.table1()
     p1v2 = p1v2[p1v2["views"] == "1"].set_index(["paper_method", "frames"])["val2"]
-    c = _Builder("9")
+    c = _Builder("9", sequential=sequential)
     gains = {}
     for name, frame in (("something", t1), ("kinetics", t2)):
         cmr, tsn = _values(frame, "CMR", frames=8), _values(frame, "TSN", frames=8)
@@ -370,7 +396,7 @@ def assess(results: dict) -> list:
     claims.append(c.done())
 
     f5 = get("figure5")
-    c = _Builder("10", note="Measured in the Figure 5 chapter against the generator's object masks.")
+    c = _Builder("10", sequential=sequential, note="Measured in the Figure 5 chapter against the generator's object masks.")
     if f5 is not None and len(f5) and {"cme_top_overlap", "cme_bottom_overlap"} <= set(f5):
         c.check(f"top-10 CME channels put ≥ {CME_OVERLAP_MARGIN:.0%} more of their mass on the object than the bottom-10",
                 f5.set_index("seed")["cme_top_overlap"] - CME_OVERLAP_MARGIN, f5.set_index("seed")["cme_bottom_overlap"],
@@ -381,7 +407,7 @@ def assess(results: dict) -> list:
     else:
         c.missing.append("Figure 5 overlap")
     claims.append(c.done())
-    c = _Builder("11", note="AUROC of the SME map (1 − s_t) against the moving-object mask; 0.5 = chance.")
+    c = _Builder("11", sequential=sequential, note="AUROC of the SME map (1 − s_t) against the moving-object mask; 0.5 = chance.")
     if f5 is not None and len(f5) and "sme_auroc" in f5:
         c.check(f"AUROC of SME's map against the object mask > {SME_AUROC_MARGIN:g} (\"only the moving object\")",
                 f5.set_index("seed")["sme_auroc"], SME_AUROC_MARGIN, gain=None)
@@ -391,7 +417,7 @@ def assess(results: dict) -> list:
         c.missing.append("Figure 5 AUROC")
     claims.append(c.done())
 
-    c = _Builder("12", note="Two views of one run are a real block (paired). The paper's claim is CMR's (core, 8 and "
+    c = _Builder("12", sequential=sequential, note="Two views of one run are a real block (paired). The paper's claim is CMR's (core, 8 and "
                             "16 frames); every other Table 1 method is reported beside it.")
     pm = paper.table1().set_index(["paper_method", "frames", "views"])["val1"]
     for frames, labels in ((8, [DISPLAY[m] for m in TABLE1_METHODS]), (16, ["CMR"])):
@@ -432,10 +458,11 @@ def headline(claims) -> dict:
     return values
 
 
-def differences_frame(runs: pd.DataFrame, reference: str, metric: str = "top1") -> pd.DataFrame:
+def differences_frame(runs: pd.DataFrame, reference: str, metric: str = "top1", sequential: bool = False) -> pd.DataFrame:
     """Every label of a grid against ``reference`` by the claims chapter's rule (``_Builder.check``): mean ± std
     over seeds, the difference of the means and its 95 % interval (paired where the two labels have the same
-    seeds, else Welch), and whether the interval resolves the sign ("higher", "lower" or "unresolved")."""
+    seeds, else Welch), and whether the interval resolves the sign ("higher", "lower" or "unresolved").
+    ``sequential`` (a Tables 3-6 page of a sequential profile): the interval at its look's level instead."""
     if runs is None or runs.empty or reference not in set(runs["label"]):
         return pd.DataFrame()
     if "seed" not in runs:  # no seeds to pair on: each value is its own sample
@@ -446,7 +473,8 @@ def differences_frame(runs: pd.DataFrame, reference: str, metric: str = "top1") 
         values = _values(runs, label, metric)
         if label == reference or values is None or ref is None:
             continue
-        effect = compare(values, ref, paired=blocked(values, ref))
+        alpha = stats.look_alpha(min(len(values), len(ref))) if sequential else stats.ALPHA
+        effect = compare(values, ref, paired=blocked(values, ref), alpha=alpha)
         sign = "unresolved" if not np.isfinite(effect.ci_low) or effect.ci_low <= 0 <= effect.ci_high else \
             "higher" if effect.ci_low > 0 else "lower"
         rows.append({"label": label, "against": reference, metric: _mean_std(effect.mean_a, effect.std_a),
@@ -468,6 +496,7 @@ def inputs(profile: str, retrain_before: float | None = None) -> dict:
                for name, (specs, seeds, extra) in ex.page_grids(profile).items()}
     return {
         **results,
+        "sequential": ex.plan(profile).sequential,  # the Tables 3-6 checks follow the sequential seed rule
         "runtime": runtime.load(),  # claims 5-7: the committed R50 rounds file, the same at every profile
         "figure5": figure5.scores(profile, ex.seeds_for(profile, "ablation")),
     }

@@ -95,6 +95,22 @@ def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "t
 ABLATION_GRIDS = ("table3", "table4", "table5", "table6")
 
 
+def second_look(claims) -> dict:
+    """The sequential seed rule's decision at look 1 (cmrlib.stats): {grid: sorted labels} of the configs that get
+    seeds 10-19, i.e. both sides of every sequential core check that is still inconclusive with at least look 1's
+    seeds and fewer than look 2's. Empty while look 1 is incomplete or when every check is decided."""
+    first, second = stats.SEQUENTIAL_LOOKS
+    extend: dict = {}
+    for claim in claims:
+        for check in claim.checks:
+            effect = check.effect
+            seeds = min(effect.n_a, effect.n_b)
+            if check.core and check.sources and effect.verdict == INCONCLUSIVE and first <= seeds < second:
+                for grid, label in check.sources:
+                    extend.setdefault(grid, set()).add(label)
+    return {grid: sorted(labels) for grid, labels in sorted(extend.items())}
+
+
 def targets(results: dict, claims) -> pd.DataFrame:
     """The powered-verdicts issue's targets measured on this profile's runs: the seed-to-seed spread of every
     config, the precision of the ablation tables' differences, the decisive claims, and the two benchmark

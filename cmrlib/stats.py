@@ -32,6 +32,15 @@ The rule (the book's claims chapter restates it):
   than d** if every core check is decisive and one or more ended so; inconclusive otherwise. A claim with a
   core check that could not run at the profile (no data) is at best inconclusive. Non-core checks are reported
   beside the claim but do not decide it.
+* **Sequential seeds** (declared before the cpu-final Tables 3-6 runs were trained, issue 26): in a profile whose
+  plan is ``sequential``, the Tables 3-6 checks follow a two-look group-sequential design with O'Brien-Fleming
+  boundaries at an overall two-sided α of 0.05 (``SEQUENTIAL_LOOKS``, ``SEQUENTIAL_ALPHAS``). Look 1 is at 10 paired
+  seeds: a check's interval is taken at 1 − 0.0052 and its verdict is final if decisive. Where a core check is
+  still inconclusive, both configs it compares get seeds 10-19 (``cmrlib.precision.second_look``, recorded once
+  in the profile's ``sequential-look1.json``), and look 2 at 20 seeds takes the interval at 1 − 0.0480; no seed
+  is added after that. Fewer than 20 seeds count as look 1 (the stricter level). A claim's Holm correction runs at
+  the smallest level of its core checks. Checks of other grids (Tables 1-2, synth-physics, synth-longrange,
+  timings) have a fixed number of seeds and one look at 0.05.
 * **Run health** (declared before the cpu-final runs were trained): a run *failed to train* when its last
   training loss is above ``FAILED_LOSS_FRACTION`` of the chance-level cross-entropy ln K (K classes), i.e. it
   took less than 15 % off the loss of a uniform guess. Failed runs are shown, counted per method, and every
@@ -53,6 +62,11 @@ DECISIVE = (HELD, NOT_HELD, NO_LARGER_GAIN)
 
 KINDS = ("greater", "not_worse", "equivalent")
 ALPHA = 0.05
+#: The sequential seed rule (module docstring): looks at 10 and 20 paired seeds, nominal two-sided levels of the
+#: O'Brien-Fleming boundaries z = 2.797 and 1.977 for two equally spaced looks at overall α = 0.05
+#: (tests/test_claims.py recomputes them).
+SEQUENTIAL_LOOKS = (10, 20)
+SEQUENTIAL_ALPHAS = (0.0052, 0.0480)
 FAILED_LOSS_FRACTION = 0.85
 
 
@@ -60,6 +74,12 @@ def learned(final_loss: float, num_classes: int) -> bool:
     """The run-health rule of the module docstring: False when the last training loss is above
     FAILED_LOSS_FRACTION x ln(num_classes)."""
     return not final_loss > FAILED_LOSS_FRACTION * math.log(num_classes)
+
+
+def look_alpha(seeds: int) -> float:
+    """The nominal level of a sequential check with ``seeds`` paired seeds: look 2's at SEQUENTIAL_LOOKS[1] or
+    more, else look 1's (also before look 1 is complete: the stricter level)."""
+    return SEQUENTIAL_ALPHAS[1] if seeds >= SEQUENTIAL_LOOKS[1] else SEQUENTIAL_ALPHAS[0]
 
 
 def holm(p_values) -> list:
@@ -74,14 +94,14 @@ def holm(p_values) -> list:
         adjusted[i] = running
     return adjusted
 
-def t_quantile_975(df: float) -> float:
-    """t_{0.975} for ``df`` degrees of freedom (``scipy.stats.t``), at the floor of df (a conservative choice);
-    the normal quantile 1.96 for infinite df."""
+def t_quantile_975(df: float, alpha: float = ALPHA) -> float:
+    """t_{1 - alpha/2} (t_{0.975} at the default) for ``df`` degrees of freedom (``scipy.stats.t``), at the floor
+    of df (a conservative choice); the normal quantile for infinite df."""
     if not df >= 1:
         raise ValueError(f"degrees of freedom must be >= 1 (got {df})")
     if math.isinf(df):
-        return float(stats.norm.ppf(0.975))
-    return float(stats.t.ppf(0.975, math.floor(df)))
+        return float(stats.norm.ppf(1 - alpha / 2))
+    return float(stats.t.ppf(1 - alpha / 2, math.floor(df)))
 
 @dataclass
 class Effect:
@@ -101,14 +121,17 @@ class Effect:
     paired: bool
     verdict: str
     reason: str
-    p_against: float = float("nan")  # see the module docstring; "not held" <=> p_against <= ALPHA
+    p_against: float = float("nan")  # see the module docstring; "not held" <=> p_against <= alpha
     se: float = float("nan")         # standard error of diff, and the t degrees of freedom of its interval
     df: float = float("nan")
+    alpha: float = ALPHA             # the interval is at 1 - alpha (a sequential look's level, else 0.05)
 
     def interval(self, digits: int = 1) -> str:
+        """"[low, high]", with its confidence level appended when it is not 95 % (a sequential look)."""
         if not np.isfinite(self.ci_low):
             return "n/a"
-        return f"[{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}]"
+        level = "" if self.alpha == ALPHA else f" at {100 * (1 - self.alpha):.2f} %"
+        return f"[{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}]{level}"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -133,14 +156,16 @@ def _verdict(kind: str, low: float, high: float, margin: float, gain: float | No
     return HELD if inside else NOT_HELD if outside else INCONCLUSIVE
 
 def compare(a, b, kind: str = "greater", margin: float = 0.0, paired: bool = False,
-            gain: float | None = None) -> Effect:
+            gain: float | None = None, alpha: float = ALPHA) -> Effect:
     """Compare per-seed values ``a`` with ``b`` (an array, a Series indexed by seed, or a number = a constant).
 
     ``paired=True`` needs two Series indexed by seed (or equal-length arrays in the same seed order) and uses
     the per-seed differences; otherwise Welch's interval is used. ``gain`` (d, for a "greater" check): an
     interval that is neither above 0 nor at or below 0 but whose upper end is below d ends as "no gain larger
-    than d" instead of inconclusive.
+    than d" instead of inconclusive. ``alpha``: the interval is at 1 - alpha (a sequential look's level).
     """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1) (got {alpha})")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
     if margin < 0:
@@ -180,13 +205,13 @@ def compare(a, b, kind: str = "greater", margin: float = 0.0, paired: bool = Fal
                 df = (var_a + var_b) ** 2 / denominator
     if not enough:
         return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
-                      diff, nan, nan, margin, paired, INCONCLUSIVE, "needs at least 2 seeds on each side")
-    half = t_quantile_975(df) * se
+                      diff, nan, nan, margin, paired, INCONCLUSIVE, "needs at least 2 seeds on each side", alpha=alpha)
+    half = t_quantile_975(df, alpha) * se
     low, high = diff - half, diff + half
     verdict = _verdict(kind, low, high, margin, gain)
-    reason = f"95% interval of the difference {low:+.2f} .. {high:+.2f}" + (f", margin {margin:g}" if kind != "greater" else "")
+    reason = f"{100 * (1 - alpha):g}% interval of the difference {low:+.2f} .. {high:+.2f}" + (f", margin {margin:g}" if kind != "greater" else "")
     return Effect(kind, mean_a, mean_b, std_a, std_b, int(a.size), 0 if constant else int(b_array.size),
-                  diff, low, high, margin, paired, verdict, reason, _p_against(kind, diff, se, df, margin), se, df)
+                  diff, low, high, margin, paired, verdict, reason, _p_against(kind, diff, se, df, margin), se, df, alpha)
 
 
 def _p_against(kind: str, diff: float, se: float, df: float, margin: float, upper: float | None = None) -> float:
@@ -207,12 +232,13 @@ def _p_against(kind: str, diff: float, se: float, df: float, margin: float, uppe
 
 def combine_corrected(effects) -> str:
     """The claim rule of the module docstring over the core checks' effects: "not held" needs a Holm-adjusted
-    p_against <= ALPHA; "held" needs every check held."""
+    p_against at or below the smallest alpha of the checks; "held" needs every check held."""
     effects = list(effects)
     if not effects:
         return INCONCLUSIVE
     adjusted = holm([e.p_against for e in effects])
-    if any(e.verdict == NOT_HELD and p <= ALPHA for e, p in zip(effects, adjusted)):
+    level = min(e.alpha for e in effects)
+    if any(e.verdict == NOT_HELD and p <= level for e, p in zip(effects, adjusted)):
         return NOT_HELD
     return combine(INCONCLUSIVE if e.verdict == NOT_HELD else e.verdict for e in effects)
 

@@ -496,3 +496,81 @@ def test_a_ratio_check_is_not_held_exactly_when_p_against_is_at_most_alpha(kind,
         for paired in (True, False):
             effect = stats.compare_ratio(a, b, kind, margin, paired)
             assert (effect.verdict == NOT_HELD) == (effect.p_against <= stats.ALPHA + 1e-12)
+
+
+# ------------------------------------------------------------------ the sequential seed rule (issue 26)
+def test_sequential_levels_are_the_two_look_obrien_fleming_boundaries_at_overall_alpha_005():
+    # two equally spaced looks: Z1 and Z2 correlate with sqrt(1/2); OBF boundaries c*sqrt(2) and c
+    first, second = stats.SEQUENTIAL_ALPHAS
+    z1, z2 = scipy_stats.norm.isf(first / 2), scipy_stats.norm.isf(second / 2)
+    assert z1 / z2 == pytest.approx(math.sqrt(2), abs=2e-3)  # O'Brien-Fleming: z_k proportional to 1/sqrt(k)
+    rho = math.sqrt(0.5)
+    joint = scipy_stats.multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]])
+    inside = joint.cdf([z1, z2]) - joint.cdf([-z1, z2]) - joint.cdf([z1, -z2]) + joint.cdf([-z1, -z2])
+    assert 1 - inside == pytest.approx(stats.ALPHA, abs=5e-4)  # the design's overall error rate
+    assert stats.SEQUENTIAL_LOOKS == (10, 20)
+    assert [stats.look_alpha(n) for n in (5, 10, 19, 20, 25)] == [first, first, first, second, second]
+
+
+def test_a_lower_alpha_widens_the_interval_and_names_its_level():
+    a, b = pd.Series([52.0, 55, 51, 54, 53, 56, 52, 54, 55, 53]), pd.Series([50.0, 52, 51, 52, 51, 53, 50, 52, 52, 51])
+    wide, usual = compare(a, b, paired=True, alpha=0.0052), compare(a, b, paired=True)
+    assert wide.ci_low < usual.ci_low and wide.ci_high > usual.ci_high and wide.diff == usual.diff
+    assert usual.interval().startswith("[") and usual.interval().endswith("]")
+    assert wide.interval().endswith("at 99.48 %")
+    # "not held" <=> p_against <= alpha at any level
+    loss = compare(b, a, paired=True, alpha=0.0052)
+    assert (loss.verdict == NOT_HELD) == (loss.p_against <= 0.0052)
+    with pytest.raises(ValueError, match="alpha"):
+        compare(a, b, alpha=0.0)
+
+
+def _ten_seed_table6(cme_gain: float, seeds: int = 10) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    base = 50 + rng.normal(0, 1.0, seeds)
+    rows = {"baseline": base, "+MEM": base + 0.5, "+PEM": base + 0.7, "+SME": base + 3 + rng.normal(0, 0.3, seeds),
+            "+CME": base + cme_gain + rng.normal(0, 3.0, seeds), "+CME&SME": base + 3.5 + rng.normal(0, 0.3, seeds)}
+    return _grid({label: list(values) for label, values in rows.items()})
+
+
+def test_sequential_profiles_take_tables_3_to_6_checks_at_the_look_level_and_extend_the_undecided():
+    t6 = _ten_seed_table6(cme_gain=1.5)
+    plain = {c.statement: c for c in {c.key: c for c in claims.assess({"table6": t6})}["1"].checks}
+    ruled = {c.key: c for c in claims.assess({"table6": t6, "sequential": True})}
+    checks = {c.statement: c for c in ruled["1"].checks}
+    cme = checks["+CME > baseline"]
+    assert cme.effect.alpha == stats.SEQUENTIAL_ALPHAS[0] and plain["+CME > baseline"].effect.alpha == stats.ALPHA
+    assert cme.sources == (("table6", "+CME"), ("table6", "baseline"))
+    assert cme.effect.ci_high - cme.effect.ci_low > plain["+CME > baseline"].effect.ci_high - plain["+CME > baseline"].effect.ci_low
+    # look 1: the undecided core checks extend both their configs; decided ones (SME, a clear gain) do not
+    assert checks["+SME > baseline"].effect.verdict == HELD
+    extend = precision.second_look(ruled.values())
+    assert cme.effect.verdict == INCONCLUSIVE and {"+CME", "baseline"} <= set(extend["table6"])
+    assert "+SME" not in extend["table6"]
+    # no extension before look 1 is complete (5 seeds) or after look 2 (20 seeds)
+    for seeds in (5, 20):
+        few = {c.key: c for c in claims.assess({"table6": _ten_seed_table6(1.5, seeds), "sequential": True})}
+        assert precision.second_look(few.values()) == {}
+    # a sequential profile's Table 1 checks keep the fixed design's 95 %
+    t1 = _grid({"CMR": [80.0, 81, 82, 83, 84], "PEM (stand-in)": [79.0, 80, 81, 83, 82]})
+    t1["top1_multiview"] = t1["top1"] + 0.5
+    twelve = {c.key: c for c in claims.assess({"table1": t1, "sequential": True})}["12"]
+    assert all(check.effect.alpha == stats.ALPHA and not check.sources for check in twelve.checks)
+
+
+def test_holm_runs_at_the_smallest_level_of_a_claims_checks():
+    strict = compare([48.0, 47.5, 48.2, 47.9], [50.0, 50.1, 49.8, 50.2], alpha=0.0052)
+    usual = compare([50.0, 49.0, 51.0, 50.5], [50.0, 50.5, 50.0, 49.8])
+    assert strict.verdict == NOT_HELD and strict.p_against <= 0.0052
+    assert stats.combine_corrected([strict, usual]) == NOT_HELD
+    borderline = compare([49.0, 48.0, 49.5, 48.2], [50.0, 49.9, 50.1, 50.0], alpha=0.0052)
+    if borderline.verdict != NOT_HELD:  # its p is above 0.0052: the claim is not "not held" at the strict level
+        assert stats.combine_corrected([borderline, usual]) != NOT_HELD
+
+
+def test_differences_frame_takes_the_sequential_level_on_request():
+    t6 = _ten_seed_table6(cme_gain=1.5)
+    plain = claims.differences_frame(t6, "baseline").set_index("label")
+    ruled = claims.differences_frame(t6, "baseline", sequential=True).set_index("label")
+    assert ruled.loc["+CME", "interval_95"].endswith("at 99.48 %")
+    assert not plain.loc["+CME", "interval_95"].endswith("%")

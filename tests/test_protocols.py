@@ -141,7 +141,7 @@ def test_the_runs_command_lists_what_is_missing(capsys):
 
     assert grid.main(["--profile", "cpu-final", "--grids", "table1", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "of 36 planned runs finished" in out  # Table 1 at 8 and 16 frames with the TIM and TSM controls
+    assert "of 60 planned runs finished" in out  # Table 1 at 8 and 16 frames with the TIM and TSM controls, 5 seeds
     assert all(line.startswith("  runs/cpu-final/synth-something/") for line in out.splitlines()[1:])
     assert grid.main(["--profile", "cpu-final", "--grids", "tables"]) == 2
     assert "unknown grid" in capsys.readouterr().err

@@ -42,6 +42,8 @@ class Plan:
     physics_methods: tuple = ()  # Table 1's synth-physics column (physics_specs); () = not in this profile's plan
     long_controls: tuple = ()    # baselines also run at Table 1's frame counts above 8 (TIM: CMR's baseline)
     long_protocol: str = "scratch"  # runs above 8 frames: "scratch", or "finetune" from the 8-frame run (FINETUNE)
+    sequential: bool = False     # Tables 3-6 follow the sequential seed rule of cmrlib.stats (looks at 10 and 20)
+    variant_seeds: tuple | None = None  # the paper-against-released grid; None: ablation_seeds
 
 PLANS = {
     "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
@@ -62,12 +64,15 @@ PLANS = {
                         ratios=(1, 8, 16), longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
                         longrange_seeds=(0, 1, 2), variants=True, physics_methods=TABLE1_METHODS),
     # The reviewed protocol (issues 24-26): cpu-powered's grid, 16-frame runs fine-tuned from the same-seed
-    # 8-frame run with TSM and TIM as 16-frame controls, 3 crops at the single-view scale.
-    "cpu-final": Plan(comparison_seeds=(0, 1, 2), ablation_seeds=(0, 1, 2, 3, 4), frames=(8, 16),
+    # 8-frame run with TSM and TIM as 16-frame controls, 3 crops at the single-view scale. Seeds (issue 26):
+    # Tables 3-6 by the sequential rule (10 seeds at look 1, up to 20 where a core check is undecided), 5 for
+    # Tables 1-2, synth-physics and synth-longrange.
+    "cpu-final": Plan(comparison_seeds=tuple(range(5)), ablation_seeds=tuple(range(10)), frames=(8, 16),
                       kinetics_frames=(8,), long_methods=("tsm", "pem", "cmr"), long_controls=("tim",),
                       long_protocol="finetune", kinetics_methods=("tsn", "tsm", "stm", "cmr"), ratios=(1, 8, 16),
                       longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
-                      longrange_seeds=(0, 1, 2), variants=True, physics_methods=TABLE1_METHODS),
+                      longrange_seeds=tuple(range(5)), variants=True, variant_seeds=tuple(range(5)),
+                      physics_methods=TABLE1_METHODS, sequential=True),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224},
                 physics_methods=TABLE1_METHODS),
@@ -267,7 +272,7 @@ def page_grids(profile: str) -> dict:
         "table5": (table5_specs(), ablation, {}),
         "table6": (table6_specs(), ablation, {}),
         "longrange": (longrange_specs(chosen.longrange_labels), seeds_for(profile, "longrange"), {}),
-        **({"variants": (variant_specs(), ablation, {})} if chosen.variants else {}),
+        **({"variants": (variant_specs(), list(chosen.variant_seeds or ablation), {})} if chosen.variants else {}),
         **({"physics": (physics_specs(chosen.physics_methods), comparison, {"direction": True})}
            if chosen.physics_methods else {}),
     }
