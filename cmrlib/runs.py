@@ -317,9 +317,11 @@ def cpu_signature() -> dict:
 
 
 def tree_state() -> tuple:
-    """(commit, dirty, sha1 of the uncommitted diff) of the code on disk."""
+    """(git object ids of the committed code, CODE_PATHS at HEAD; dirty; sha1 of the uncommitted diff) of the
+    code on disk. A commit that changes no code (a finished run, a notebook) leaves it unchanged."""
     dirty = git_dirty()
-    return _git("rev-parse", "HEAD"), dirty, hashlib.sha1(git_diff().encode()).hexdigest()[:12] if dirty else None
+    code = _git("rev-parse", *(f"HEAD:{path}" for path in CODE_PATHS))
+    return code, dirty, hashlib.sha1(git_diff().encode()).hexdigest()[:12] if dirty else None
 
 
 #: The tree state when this process loaded cmrlib: a long-lived process keeps the code it loaded, so a run it
@@ -336,8 +338,9 @@ def check_tree(config: dict, out_dir, allow_dirty: bool, write_diff: bool = True
         return
     now = tree_state()
     if now != LOADED_TREE:
-        raise ValueError(f"the code on disk changed since this process loaded it (commit {str(LOADED_TREE[0])[:10]}"
-                         f"{'+dirty' if LOADED_TREE[1] else ''} -> {str(now[0])[:10]}{'+dirty' if now[1] else ''}); "
+        def text(state):
+            return f"code {str(state[0]).split()[0][:10] if state[0] else None}{'+dirty' if state[1] else ''}"
+        raise ValueError(f"the code on disk changed since this process loaded it ({text(LOADED_TREE)} -> {text(now)}); "
                          f"start a new process to train profile {config['profile']!r}")
     if not now[1]:
         return

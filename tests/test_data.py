@@ -320,3 +320,27 @@ def test_a_profile_scene_changes_the_rendering_and_unknown_keys_are_rejected():
     assert np.array_equal(backward, easy_frames[::-1]) and np.array_equal(backward_mask, easy_mask[::-1])
     with pytest.raises(ValueError, match="distractor_count"):
         render_clip("synth-something", 0, 3, 12, 32, scene={"distractor_count": 0})
+
+
+def test_cpu_final_longrange_flashes_never_meet_in_adjacent_sampled_frames():
+    """cpu-final's synth-longrange (issue 26): each flash is seen by the 8-segment sampler, and at least two blank
+    sampled frames separate them, in training (random positions) and at test time (segment centres)."""
+    from cmrlib.data.dataset import segment_indices
+    from cmrlib.data.synth import SYNTH_PROFILES, render_clip
+
+    scene = SYNTH_PROFILES["cpu-final"]["scene"]
+    rng = np.random.default_rng(0)
+    low, high = SYNTH_PROFILES["cpu-final"]["frames"]
+    for num_frames in range(low, high + 1, 3):
+        for seed in range(3):
+            _, mask = render_clip("synth-longrange", seed % 2, seed, num_frames, 24, scene=scene)
+            lit = mask.reshape(num_frames, -1).any(1)
+            samples = [segment_indices(num_frames, 8, 1, False, None)[0]]
+            samples += [segment_indices(num_frames, 8, 1, True, rng)[0] for _ in range(20)]
+            for indices in samples:
+                seen = np.flatnonzero(lit[indices])
+                first, last = seen[seen < 4], seen[seen >= 4]
+                assert len(first) and len(last), (num_frames, seed, indices)
+                assert last.min() - first.max() >= 3, (num_frames, seed, indices, seen)
+    # the cpu and cpu-powered clips are unchanged by the setting (their default is the old 15-22 %)
+    assert "longrange_flash" not in SYNTH_PROFILES["cpu-powered"]["scene"]

@@ -229,3 +229,35 @@ def test_a_process_refuses_a_book_run_when_the_code_changed_since_it_loaded_it(t
 def test_a_run_records_the_cpu_signature_that_decides_its_numbers():
     signature = runs.provenance("cpu")["cpu_signature"]
     assert signature["aten_capability"] and "family_model" in signature and isinstance(signature["flags"], list)
+
+
+def test_a_commit_that_changes_no_code_leaves_the_loaded_tree_valid(tmp_path):
+    """``runs --commit`` commits each finished run: the training process must go on (issue 26: it stopped after
+    its first commit while the check compared HEAD)."""
+    import shutil
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "cmrlib").mkdir(parents=True)
+    for name in ("pyproject.toml", "constraints.txt"):
+        (repo / name).write_text("x\n")
+    (repo / "cmrlib" / "a.py").write_text("A = 1\n")
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "code"], check=True)
+    original = runs.PACKAGE_DIR
+    try:
+        runs.PACKAGE_DIR = repo / "cmrlib"
+        loaded = runs.tree_state()
+        (repo / "runs").mkdir()
+        (repo / "runs" / "final.json").write_text("{}\n")
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", "a finished run"], check=True)
+        assert runs.tree_state() == loaded
+        (repo / "cmrlib" / "a.py").write_text("A = 2\n")
+        subprocess.run([*git, "commit", "-qam", "code change"], check=True)
+        assert runs.tree_state() != loaded
+    finally:
+        runs.PACKAGE_DIR = original
+        shutil.rmtree(repo)

@@ -21,6 +21,6 @@ from cmrlib.experiments.pages import (ablation_page, comparison_page, dataset_pa
                                       verify_page, versions_page, zoo_page)
 from cmrlib.experiments.plan import (DISPLAY, KINETICS, LONGRANGE, MIDDLE_FRAME, PHYSICS, PLANS, R50_SHAPE,
                                      SOMETHING, TABLE1_METHODS, Plan, Spec, check_methods, check_profile, frames_for,
-                                     longrange_specs, page_grids, parse_seeds, physics_specs, plan, resolve,
-                                     seeds_for, spec, sweep_specs, table1_plan_specs, table1_specs, table3_specs,
+                                     longrange_plan_specs, longrange_specs, page_grids, parse_seeds, physics_specs, plan, resolve,
+                                     seeds_for, spec, table1_plan_specs, table1_specs, table3_specs,
                                      table4_specs, table5_specs, table6_specs, table7_specs, variant_specs)

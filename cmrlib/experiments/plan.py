@@ -37,18 +37,18 @@ class Plan:
     variants: bool = False       # also train the released CMR and TEA against the papers' (ablation seeds)
     multiview: tuple = (2, 3)    # clips x crops of the multi-view protocol ("8f×2" = 2 clips x 3 crops)
     speed_repeats: int = 5       # timed repeats per model in the speed measurements
-    sweep_frames: tuple = (8, 16, 32)  # frame counts of the serial-PEM against parallel-CME timing
     speed_shape: dict = field(default_factory=dict)  # overrides of the profile's model for timing (e.g. R50 at 224)
     physics_methods: tuple = ()  # Table 1's synth-physics column (physics_specs); () = not in this profile's plan
     long_controls: tuple = ()    # baselines also run at Table 1's frame counts above 8 (TIM: CMR's baseline)
     long_protocol: str = "scratch"  # runs above 8 frames: "scratch", or "finetune" from the 8-frame run (FINETUNE)
     sequential: bool = False     # Tables 3-6 follow the sequential seed rule of cmrlib.stats (looks at 10 and 20)
     variant_seeds: tuple | None = None  # the paper-against-released grid; None: ablation_seeds
+    longrange_data: str | None = None   # the synth profile of the synth-longrange clips; None: the profile's data
 
 PLANS = {
     "smoke": Plan(comparison_seeds=(0,), ablation_seeds=(0,), frames=(8,), kinetics_frames=(8,),
                   kinetics_methods=("tsn", "cmr"), ratios=(1, 8), longrange_labels=("TSN", "TIM+MEM (TEINet)", "TIM+CME"),
-                  multiview=(2, 1), speed_repeats=3, sweep_frames=(8, 16), physics_methods=("tsn", "cmr")),
+                  multiview=(2, 1), speed_repeats=3, physics_methods=("tsn", "cmr")),
     # 98 runs, 119 minutes of a 2-core machine, two runs at a time (runs/logs/cpu-train*.log). Table 1 at 16
     # frames only for the two rows claim 8 compares (a 16-frame run costs twice an 8-frame one); Table 2 with TSN
     # and three temporal methods; Table 3 without r = 4 (claim 4 compares 8 with 1 and 16); synth-longrange with
@@ -72,7 +72,7 @@ PLANS = {
                       long_protocol="finetune", kinetics_methods=("tsn", "tsm", "stm", "cmr"), ratios=(1, 8, 16),
                       longrange_labels=("TSN", "TIM", "TIM+MEM (TEINet)", "TEA (ME+MTA)", "TIM+CME"),
                       longrange_seeds=tuple(range(5)), variants=True, variant_seeds=tuple(range(5)),
-                      physics_methods=TABLE1_METHODS, sequential=True),
+                      physics_methods=TABLE1_METHODS, sequential=True, longrange_data="cpu-final"),
     "gpu": Plan(comparison_seeds=(0, 1), ablation_seeds=(0, 1, 2), frames=(8, 16), kinetics_frames=(8, 16),
                 speed_shape={"depth": 50, "width": 1.0, "small_input": False, "size": 224},
                 physics_methods=TABLE1_METHODS),
@@ -221,13 +221,13 @@ def table6_specs() -> list:
             spec("+CME", "cmr", sme="none"), spec("+SME", "cmr", cme="none"), spec("+CME&SME", "cmr")]
 
 
-def longrange_specs(labels=None) -> list:
+def longrange_specs(labels=None, data_profile: str | None = None) -> list:
     """synth-longrange: CME's global temporal view against the adjacent-frame enhancers (MEM, ME, PEM);
-    ``labels`` keeps only those rows."""
-    b = LONGRANGE
-    rows = [spec("TSN", "tsn", b), spec("TIM", "tim", b), spec("TIM+MEM (TEINet)", "teinet", b),
-            spec("TEA (ME+MTA)", "tea", b), spec("TIM+PEM", "pem", b), spec("TIM+CME", "cmr", b, sme="none"),
-            spec("CMR", "cmr", b)]
+    ``labels`` keeps only those rows; ``data_profile``: every row on that synth profile's clips."""
+    b, data = LONGRANGE, {"data_profile": data_profile} if data_profile else {}
+    rows = [spec("TSN", "tsn", b, **data), spec("TIM", "tim", b, **data), spec("TIM+MEM (TEINet)", "teinet", b, **data),
+            spec("TEA (ME+MTA)", "tea", b, **data), spec("TIM+PEM", "pem", b, **data),
+            spec("TIM+CME", "cmr", b, sme="none", **data), spec("CMR", "cmr", b, **data)]
     if labels is None:
         return rows
     unknown = set(labels) - {r.label for r in rows}
@@ -236,10 +236,10 @@ def longrange_specs(labels=None) -> list:
     return [r for r in rows if r.label in labels]
 
 
-def sweep_specs(frames) -> list:
-    """The serial PEM stand-in against the parallel CME (both on TIM) at each frame count (claim 6)."""
-    return [spec(label, method, frames=int(f), **options) for f in frames
-            for label, method, options in (("PEM (stand-in)", "pem", {}), ("TIM+CME", "cmr", {"sme": "none"}))]
+def longrange_plan_specs(profile: str) -> list:
+    """The synth-longrange rows a profile's plan runs, on its plan's clips."""
+    chosen = plan(profile)
+    return longrange_specs(chosen.longrange_labels, chosen.longrange_data)
 
 
 def variant_specs() -> list:
@@ -271,7 +271,7 @@ def page_grids(profile: str) -> dict:
         "table4": (table4_specs(), ablation, {}),
         "table5": (table5_specs(), ablation, {}),
         "table6": (table6_specs(), ablation, {}),
-        "longrange": (longrange_specs(chosen.longrange_labels), seeds_for(profile, "longrange"), {}),
+        "longrange": (longrange_plan_specs(profile), seeds_for(profile, "longrange"), {}),
         **({"variants": (variant_specs(), list(chosen.variant_seeds or ablation), {})} if chosen.variants else {}),
         **({"physics": (physics_specs(chosen.physics_methods), comparison, {"direction": True})}
            if chosen.physics_methods else {}),

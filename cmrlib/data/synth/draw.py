@@ -16,6 +16,7 @@ SCENE: dict = {
     "background_contrast": 1.0,     # scale of the background texture around its mean colour
     "object_scale": 1.0,            # scale of the main object's radius
     "kinetics_object_scale": 1.0,   # scale of synth-kinetics' object (which takes no other scene setting)
+    "longrange_flash": (0.15, 0.22),  # synth-longrange: range of each flash's length, as a fraction of the clip
 }
 
 #: What ``render_clip`` can return as the mask.

@@ -38,7 +38,7 @@ def _render_longrange(kind: str, rng: np.random.Generator, num_frames: int, size
     camera, background, distractors = _clutter(rng, F, size, scene, ("bar", "lshape", "pacman", "halfdisc"))
 
     # Two flashes: frames [0, d1) and [F - d2, F); each covers at least one of 8 equal segments.
-    d1, d2 = (max(int(np.ceil(F / 8)), int(round(rng.uniform(0.15, 0.22) * F))) for _ in range(2))
+    d1, d2 = (max(int(np.ceil(F / 8)), int(round(rng.uniform(*scene["longrange_flash"]) * F))) for _ in range(2))
     first = np.arange(F) < d1
     # The first flash sits in a random corner; the second in the same place, mirrored or in the opposite corner.
     sx, sy = rng.choice([-1.0, 1.0], 2)
