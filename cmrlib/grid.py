@@ -1,4 +1,4 @@
-"""``python -m cmrlib runs --profile P [--grids table1,physics] [--jobs 2] [--list] [--commit]``
+"""``python -m cmrlib runs --profile P [--grids table1,physics] [--jobs 2] [--list] [--commit] [--first-look]``
 
 Trains the runs a profile's results pages need (``cmrlib.experiments.page_grids``) that are not finished by the
 current code, ``--jobs`` side by side, runs that start from another run after it. Stopping it at any moment
@@ -46,7 +46,22 @@ def main(argv=None) -> int:
                         help="instead of training: the evaluations the pages need (multi-view, direction) of every "
                              "finished planned run, cached in its folder (committed with --commit)")
     parser.add_argument("--methods", default=None, help="with --evaluate: only these methods (e.g. cmr,tsm)")
+    parser.add_argument("--first-look", action="store_true",
+                        help="take the sequential seed rule's look-1 decision once Tables 3-6 have look 1's seeds, "
+                             "and record it (runs/<profile>/sequential-look1.json); later calls train look 2")
     args = parser.parse_args(argv)
+    if args.first_look:
+        from cmrlib import precision
+
+        try:
+            record = precision.record_first_look(args.profile)
+        except ValueError as error:
+            print(f"cmrlib runs: error: {error}", file=sys.stderr)
+            return 2
+        extended = sum(len(labels) for labels in record["extend"].values())
+        print(f"cmrlib runs: {args.profile}: look 1 decided; {extended} config(s) get seeds "
+              f"{record['seeds'][0]}-{record['seeds'][-1]}: {record['extend'] or 'none'}")
+        return 0
     try:
         ex.check_profile(args.profile)
         grids = [g for g in (args.grids or "").split(",") if g] or None

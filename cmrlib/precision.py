@@ -95,6 +95,38 @@ def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "t
 ABLATION_GRIDS = ("table3", "table4", "table5", "table6")
 
 
+def record_first_look(profile: str) -> dict:
+    """Take the sequential seed rule's look-1 decision once, on the committed runs of the profile's Tables 3-6 at
+    look 1's seeds, and record it in runs/<profile>/sequential-look1.json (``experiments.look_two_seeds`` reads
+    it). Refuses a profile without the rule, an incomplete look 1 and a second decision."""
+    from cmrlib import claims as claimslib
+    from cmrlib import experiments as ex
+    from cmrlib import runs
+
+    chosen = ex.plan(profile)
+    first, second = stats.SEQUENTIAL_LOOKS
+    if not chosen.sequential:
+        raise ValueError(f"profile {profile!r} does not follow the sequential seed rule")
+    path = runs.project_root() / "runs" / profile / ex.SEQUENTIAL_RECORD
+    if path.exists():
+        raise ValueError(f"{path} exists: the look-1 decision is taken once")
+    seeds = ex.seeds_for(profile, "ablation")[:first]
+    results, missing = {"sequential": True}, 0
+    for name in ABLATION_GRIDS:
+        specs = ex.page_grids(profile)[name][0]
+        results[name] = ex.grid(specs, profile, seeds, cached_only=True, flops=False)
+        missing += len(specs) * len(seeds) - len(results[name])
+    if missing:
+        raise ValueError(f"look 1 of {profile!r} is incomplete: {missing} Tables 3-6 results (row and seed) at seeds "
+                         f"{seeds[0]}-{seeds[-1]} missing (python -m cmrlib runs --profile {profile})")
+    record = {"rule": {"looks": list(stats.SEQUENTIAL_LOOKS), "alphas": list(stats.SEQUENTIAL_ALPHAS)},
+              "extend": second_look(claimslib.assess(results)), "seeds": list(range(first, second)),
+              "provenance": {key: value for key, value in runs.provenance("cpu").items()
+                             if key in ("git_commit", "git_dirty", "utc", "host")}}
+    runs.atomic_write_json(path, record)
+    return record
+
+
 def second_look(claims) -> dict:
     """The sequential seed rule's decision at look 1 (cmrlib.stats): {grid: sorted labels} of the configs that get
     seeds 10-19, i.e. both sides of every sequential core check that is still inconclusive with at least look 1's

@@ -261,3 +261,31 @@ def test_a_commit_that_changes_no_code_leaves_the_loaded_tree_valid(tmp_path):
     finally:
         runs.PACKAGE_DIR = original
         shutil.rmtree(repo)
+
+
+def test_the_look_one_decision_is_recorded_once_and_extends_only_the_named_rows(tmp_path, monkeypatch):
+    """The sequential seed rule's plumbing (issue 26): the record names the rows that get seeds 10-19, the
+    planned runs and the pages' grids follow it, and a profile decides look 1 once, on complete look-1 runs."""
+    import json
+
+    from cmrlib import experiments as ex
+    from cmrlib import precision
+
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+    before = len(ex.planned_configs("cpu-final", ["table6"]))
+    assert before == 6 * 10 and ex.look_two_seeds("cpu-final", "table6") == {}
+    with pytest.raises(ValueError, match="incomplete: 170 Tables 3-6 results"):
+        precision.record_first_look("cpu-final")  # nothing trained under this root
+    with pytest.raises(ValueError, match="does not follow"):
+        precision.record_first_look("cpu-powered")
+    record = tmp_path / "runs" / "cpu-final" / ex.SEQUENTIAL_RECORD
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"extend": {"table6": ["+CME", "baseline"]}, "seeds": list(range(10, 20))}))
+    assert ex.look_two_seeds("cpu-final", "table6") == {"+CME": list(range(10, 20)), "baseline": list(range(10, 20))}
+    assert ex.look_two_seeds("cpu-final", "table4") == {}
+    planned = ex.planned_configs("cpu-final", ["table6"])
+    assert len(planned) == before + 2 * 10
+    extended = {(c["method"], c["model_options"].get("sme"), c["seed"]) for c in planned.values() if c["seed"] >= 10}
+    assert {seed for _, _, seed in extended} == set(range(10, 20)) and len(extended) == 20
+    with pytest.raises(ValueError, match="taken once"):
+        precision.record_first_look("cpu-final")

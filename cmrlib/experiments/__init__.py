@@ -20,7 +20,8 @@ from cmrlib.experiments.pages import (ablation_page, comparison_page, dataset_pa
                                       summarise, table3_page, tree_page, two_benchmarks_page, variants_page,
                                       verify_page, versions_page, zoo_page)
 from cmrlib.experiments.plan import (DISPLAY, KINETICS, LONGRANGE, MIDDLE_FRAME, PHYSICS, PLANS, R50_SHAPE,
-                                     SOMETHING, TABLE1_METHODS, Plan, Spec, check_methods, check_profile, frames_for,
-                                     longrange_plan_specs, longrange_specs, page_grids, parse_seeds, physics_specs, plan, resolve,
-                                     seeds_for, spec, table1_plan_specs, table1_specs, table3_specs,
+                                     SOMETHING, TABLE1_METHODS, Plan, Spec, check_methods, check_profile,
+                                     frames_for, SEQUENTIAL_RECORD, first_look_record, longrange_plan_specs,
+                                     longrange_specs, look_two_seeds, page_grids, parse_seeds, physics_specs, plan,
+                                     resolve, seeds_for, spec, table1_plan_specs, table1_specs, table3_specs,
                                      table4_specs, table5_specs, table6_specs, table7_specs, variant_specs)

@@ -253,14 +253,15 @@ def _options_text(config: dict) -> str:
 
 def grid(specs, profile: str, seeds, multiview: tuple | None = None, direction: bool = False,
          flops: bool = True, force: bool = False, retrain_before: float | None = None,
-         cached_only: bool = False) -> pd.DataFrame:
+         cached_only: bool = False, extra_seeds: dict | None = None) -> pd.DataFrame:
     """One row per (spec, seed), in the order of ``specs``; trains what is not cached (unless ``cached_only``,
-    which returns only the runs that exist)."""
+    which returns only the runs that exist). ``extra_seeds``: {label: seeds} some rows also run (look 2 of the
+    sequential seed rule, ``look_two_seeds``)."""
     check_profile(profile)
     seeds = parse_seeds(seeds)
     rows = []
     for spec_ in specs:
-        for seed in seeds:
+        for seed in _spec_seeds(spec_, seeds, extra_seeds):
             row = run_spec(spec_, profile, seed, multiview=multiview, direction=direction, force=force,
                            retrain_before=retrain_before, cached_only=cached_only)
             if row is not None:
@@ -303,6 +304,11 @@ def _train_one(config: dict, retrain_before: float | None) -> tuple[str, bool, f
     return _relative(run_dir), reused, time.perf_counter() - tic
 
 
+def _spec_seeds(spec_: Spec, seeds: list, extra_seeds: dict | None) -> list:
+    """A row's seeds: the grid's, then its look-2 seeds."""
+    return seeds + [s for s in (extra_seeds or {}).get(spec_.label, []) if s not in seeds]
+
+
 def planned_configs(profile: str, grids=None) -> dict:
     """{run folder: config} of every run the results pages need (or only those of ``grids``)."""
     chosen = page_grids(profile)
@@ -310,11 +316,11 @@ def planned_configs(profile: str, grids=None) -> dict:
     if unknown:
         raise ValueError(f"unknown grid(s) {sorted(unknown)}; choose from {sorted(chosen)}")
     configs = {}
-    for name, (specs, seeds, _) in chosen.items():
+    for name, (specs, seeds, options) in chosen.items():
         if grids and name not in grids:
             continue
         for spec_ in specs:
-            for seed in parse_seeds(seeds):
+            for seed in _spec_seeds(spec_, parse_seeds(seeds), options.get("extra_seeds")):
                 config = resolve(spec_, profile, seed)
                 configs.setdefault(runs.default_run_dir(config), config)
     return configs

@@ -260,6 +260,29 @@ def resolve(spec_: Spec, profile: str, seed: int) -> dict:
     return configlib.resolve(spec_.method, profile, {**spec_.overrides, "benchmark": spec_.benchmark, "seed": int(seed)})
 
 
+SEQUENTIAL_RECORD = "sequential-look1.json"
+
+
+def first_look_record(profile: str) -> dict | None:
+    """The sequential seed rule's decision at look 1 (cmrlib.precision.record_first_look), recorded once in
+    runs/<profile>/sequential-look1.json; None before it is taken."""
+    import json
+
+    from cmrlib import runs
+
+    path = runs.project_root() / "runs" / profile / SEQUENTIAL_RECORD
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def look_two_seeds(profile: str, grid_name: str) -> dict:
+    """{label: seeds} that look 2 adds to a sequential grid's rows (empty before the look-1 decision, for the
+    rows it decided and for profiles without the rule)."""
+    record = first_look_record(profile) if plan(profile).sequential else None
+    if record is None:
+        return {}
+    return {label: list(record["seeds"]) for label in record["extend"].get(grid_name, [])}
+
+
 def page_grids(profile: str) -> dict:
     """The training grids of the results pages: {name: (specs, seeds, grid options)}. ``cmrlib.claims.inputs``
     reads exactly these, and ``train_all`` trains their union."""
@@ -267,10 +290,9 @@ def page_grids(profile: str) -> dict:
     return {
         "table1": (table1_plan_specs(profile), comparison, {"multiview": chosen.multiview, "direction": True}),
         "table2": (table1_plan_specs(profile, chosen.kinetics_methods, benchmark=KINETICS), comparison, {}),
-        "table3": (table3_specs(chosen.ratios), ablation, {}),
-        "table4": (table4_specs(), ablation, {}),
-        "table5": (table5_specs(), ablation, {}),
-        "table6": (table6_specs(), ablation, {}),
+        **{name: (specs, ablation, {"extra_seeds": look_two_seeds(profile, name)})
+           for name, specs in (("table3", table3_specs(chosen.ratios)), ("table4", table4_specs()),
+                               ("table5", table5_specs()), ("table6", table6_specs()))},
         "longrange": (longrange_plan_specs(profile), seeds_for(profile, "longrange"), {}),
         **({"variants": (variant_specs(), list(chosen.variant_seeds or ablation), {})} if chosen.variants else {}),
         **({"physics": (physics_specs(chosen.physics_methods), comparison, {"direction": True})}
