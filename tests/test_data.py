@@ -342,5 +342,10 @@ def test_cpu_final_longrange_flashes_never_meet_in_adjacent_sampled_frames():
                 first, last = seen[seen < 4], seen[seen >= 4]
                 assert len(first) and len(last), (num_frames, seed, indices)
                 assert last.min() - first.max() >= 3, (num_frames, seed, indices, seen)
+    # the same for every clip length, from the declared range: the longest flash (round(high x F) frames) ends
+    # before segment 4 starts, the shortest covers segments 1 and 2
+    short, long = scene["longrange_flash"]
+    for num_frames in range(low, high + 1):
+        assert long * num_frames < int(3 * num_frames / 8) + 0.5 and short * num_frames >= 2 * num_frames / 8
     # the cpu and cpu-powered clips are unchanged by the setting (their default is the old 15-22 %)
     assert "longrange_flash" not in SYNTH_PROFILES["cpu-powered"]["scene"]

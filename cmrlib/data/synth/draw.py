@@ -17,6 +17,7 @@ SCENE: dict = {
     "object_scale": 1.0,            # scale of the main object's radius
     "kinetics_object_scale": 1.0,   # scale of synth-kinetics' object (which takes no other scene setting)
     "longrange_flash": (0.15, 0.22),  # synth-longrange: range of each flash's length, as a fraction of the clip
+    "longrange_marker_scale": 1.0,  # synth-longrange: scale of the markers' radius (on top of object_scale)
 }
 
 #: What ``render_clip`` can return as the mask.

@@ -52,7 +52,7 @@ def _render_longrange(kind: str, rng: np.random.Generator, num_frames: int, size
     shapes = rng.choice(len(MARKER_SHAPES), 2, replace=False)
     if rng.random() < 0.5:
         shapes[1] = shapes[0]
-    radii = rng.uniform(0.08, 0.12, 2) * S * scene["object_scale"]
+    radii = rng.uniform(0.08, 0.12, 2) * S * scene["object_scale"] * scene["longrange_marker_scale"]
     markers = []
     for hue, shape, radius, on in zip(hues, shapes, radii, (first, np.arange(F) >= F - d2)):
         rgb = _hsv(MARKER_HUES[hue], 0.9, 0.95)
