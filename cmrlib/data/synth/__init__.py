@@ -84,9 +84,11 @@ SYNTH_PROFILES["cpu-powered"] = {**SYNTH_PROFILES["cpu"], "val_clips": 1536,
 # ``longrange_data``), where no method learned the 15-22 % flashes (cpu-powered: every method 48-50 %, train top-1
 # <= 60 %). Flashes of 30-35.5 % of the clip each: each covers the first (last) two of the 8 sampled segments, and
 # segments 4 and 5 (37.5-62.5 % of the clip) are always blank, so no two adjacent sampled frames see both flashes
-# (tests/test_data.py; exploration in runs/explore/2026-12-07-longrange/).
+# (tests/test_data.py). Markers twice as large: with the longer flashes alone TIM+CME learned 1 of 2 seeds, with
+# both 3 of 3, while TEINet and TSN stayed at chance (runs/explore/2026-12-07-longrange/).
 SYNTH_PROFILES["cpu-final"] = {**SYNTH_PROFILES["cpu-powered"],
-                               "scene": {**SYNTH_PROFILES["cpu-powered"]["scene"], "longrange_flash": (0.30, 0.355)}}
+                               "scene": {**SYNTH_PROFILES["cpu-powered"]["scene"], "longrange_flash": (0.30, 0.355),
+                                         "longrange_marker_scale": 2.0}}
 
 #: H.264 settings: near-lossless, no B-frames (exact frame seeking), a key frame every 16 frames, one thread
 #: (byte-identical output for a seed).
