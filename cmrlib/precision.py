@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cmrlib import stats
-from cmrlib.claims import BEST_TEMPORAL, GAIN_MARGIN, PHYSICS_TEMPORAL_MARGIN, compare
+from cmrlib.claims import BEST_TEMPORAL, GAIN_MARGIN, PHYSICS_TEMPORAL_MARGIN, SEQUENTIAL_GRIDS, compare
 from cmrlib.experiments.plan import DISPLAY, MIDDLE_FRAME
 from cmrlib.stats import INCONCLUSIVE
 
@@ -92,7 +92,7 @@ def seeds_for_d(results: dict, grids=("table3", "table4", "table5", "table6", "t
     return pd.DataFrame(rows)
 
 
-ABLATION_GRIDS = ("table3", "table4", "table5", "table6")
+ABLATION_GRIDS = SEQUENTIAL_GRIDS  # Tables 3-6
 
 
 def record_first_look(profile: str) -> dict:
@@ -111,9 +111,9 @@ def record_first_look(profile: str) -> dict:
     if path.exists():
         raise ValueError(f"{path} exists: the look-1 decision is taken once")
     seeds = ex.seeds_for(profile, "ablation")[:first]
-    results, missing = {"sequential": True}, 0
+    results, missing, grids = {"sequential": True}, 0, ex.page_grids(profile)
     for name in ABLATION_GRIDS:
-        specs = ex.page_grids(profile)[name][0]
+        specs = grids[name][0]
         results[name] = ex.grid(specs, profile, seeds, cached_only=True, flops=False)
         missing += len(specs) * len(seeds) - len(results[name])
     if missing:
