@@ -18,9 +18,7 @@ To rerun one table by hand: ``papermill book/table6_modules.ipynb runs/cpu/table
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -186,8 +184,7 @@ def execute(profile: str, names=None, force: bool = False, jobs: int = 2, warm: 
             parameters = {k: v for k, v in {"profile": profile, "retrain_before": retrain_before}.items()
                           if k in declared}
             work[name] = (str(source), str(out_dir / f"{name}.ipynb"), parameters, str(book_dir()))
-        context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with experiments.worker_pool(jobs) as pool:
             futures = {name: pool.submit(_execute_one, *args) for name, args in work.items()}
             results = []
             for name in names:

@@ -3,8 +3,9 @@
 Trains the runs a profile's results pages need (``cmrlib.experiments.page_grids``) that are not finished by the
 current code, ``--jobs`` side by side, runs that start from another run after it. Stopping it at any moment
 loses at most the runs in progress: finished runs stay, a killed run resumes from its last checkpoint on the
-next call. ``--list`` only prints what is missing. ``--commit`` commits each finished run folder (its
-config, metrics and evaluations; checkpoints are git-ignored) to the repository that holds runs/. Progress goes
+next call; the workers stop with the driver. ``--list`` only prints what is missing. ``--commit`` commits each
+finished run folder (its config, metrics and evaluations; checkpoints are git-ignored) to the repository that
+holds runs/, first those that finished while an earlier driver was stopping. Progress goes
 to standard output and to runs/logs/<profile>-runs.log.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 
 from cmrlib import experiments as ex
 from cmrlib import runs
+from cmrlib.train import Terminated
 
 
 def commit_run(run_dir) -> str:
@@ -33,6 +35,17 @@ def commit_run(run_dir) -> str:
             return "committed"
         time.sleep(2 + 3 * attempt)
     return "NOT committed (git failed; commit it by hand)"
+
+
+def uncommitted_runs(planned) -> list:
+    """The finished run folders among ``planned`` that git does not hold as they are on disk: runs that finished
+    while an earlier driver was being stopped, or whose evaluations were added later."""
+    root = runs.project_root()
+    listed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "runs"], cwd=root,
+                            capture_output=True, text=True)
+    changed = {"/".join(line[3:].strip('"').split("/")[:4]) for line in listed.stdout.splitlines()}
+    return [run_dir.relative_to(root) for run_dir in sorted(planned)
+            if (run_dir / "final.json").exists() and str(run_dir.relative_to(root)) in changed]
 
 
 def main(argv=None) -> int:
@@ -89,17 +102,27 @@ def main(argv=None) -> int:
         if args.commit:
             log(f"    {commit_run(run_dir)}")
 
+    if args.commit:
+        for run_dir in uncommitted_runs(planned):
+            log(f"  {run_dir} finished earlier and is not committed: {commit_run(run_dir)}")
     if args.evaluate:
         methods = [m for m in (args.methods or "").split(",") if m] or None
         done = ex.evaluate_planned(args.profile, grids, methods, log=log, on_finished=finished)
         log(f"done: {done} evaluation(s)")
         return 0
     log(f"training {len(missing)} run(s) of {args.profile}, {args.jobs} side by side")
+    stopped = "the runs in progress stopped; each resumes from its last checkpoint on the next call"
     try:
         trained = ex.train_all(args.profile, jobs=args.jobs, log=log, grids=grids, on_finished=finished)
     except ValueError as error:
         log(f"error: {error}")
         return 2
+    except KeyboardInterrupt:
+        log(f"interrupted (Ctrl-C): {stopped}")
+        return 130
+    except Terminated:
+        log(f"terminated (SIGTERM): {stopped}")
+        return 143
     log(f"done: {trained} trained")
     return 0
 

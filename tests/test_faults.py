@@ -458,3 +458,84 @@ def test_key_value_overrides_may_sit_between_options(workdir, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments" not in err and "does not exist" in err
+
+
+# --- the runs driver (issue 26): stopping it stops its workers, and a run finished meanwhile is committed later --
+
+def _children(pid: int) -> set:
+    """The live processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_sigterm_to_the_runs_driver_terminates_its_training_workers():
+    """``runs`` trains in spawned processes; before, a killed driver left them training on as orphans."""
+    import time
+
+    driver = subprocess.Popen([sys.executable, "-c", (
+        "import time\n"
+        "from cmrlib.experiments import worker_pool\n"
+        "from cmrlib.train import Terminated\n"
+        "try:\n"
+        "    with worker_pool(2) as pool:\n"
+        "        futures = [pool.submit(time.sleep, 300) for _ in range(2)]\n"
+        "        print('started', flush=True)\n"
+        "        futures[0].result()\n"
+        "except Terminated:\n"
+        "    print('terminated', flush=True)\n")], stdout=subprocess.PIPE, text=True)
+    assert driver.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 60
+    while len(workers := _children(driver.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the pool's two workers did not start"
+    time.sleep(1)  # both are inside time.sleep
+    driver.send_signal(signal.SIGTERM)
+    assert driver.wait(30) == 0 and driver.stdout.read().strip() == "terminated"
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers kept running after their driver stopped"
+
+
+def test_the_runs_driver_commits_a_finished_run_that_an_earlier_driver_left_uncommitted(tmp_path, monkeypatch,
+                                                                                       capsys):
+    from cmrlib import grid
+    from cmrlib import experiments as ex
+
+    for key in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{key}_NAME", "t")
+        monkeypatch.setenv(f"GIT_{key}_EMAIL", "t@t")
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    done, running, other = (tmp_path / "runs" / "p" / "bench" / name for name in ("done", "running", "other"))
+    for folder in (done, running, other):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}\n")
+    (done / "final.json").write_text("{}\n")
+    (other / "final.json").write_text("{}\n")  # finished, but not a planned run of this call
+    monkeypatch.setattr(ex, "check_profile", lambda profile: profile)
+    monkeypatch.setattr(ex, "planned_configs", lambda profile, grids: {done: {}, running: {}})
+    monkeypatch.setattr(ex, "missing_runs", lambda profile, grids: [{}])
+    monkeypatch.setattr(ex, "train_all", lambda *args, **kwargs: 0)
+    assert grid.main(["--profile", "p", "--commit"]) == 0
+    assert "runs/p/bench/done finished earlier and is not committed: committed" in capsys.readouterr().out
+    tracked = subprocess.run(["git", "ls-files"], cwd=tmp_path, capture_output=True, text=True).stdout.split()
+    assert tracked == ["runs/p/bench/done/config.json", "runs/p/bench/done/final.json"]

@@ -11,7 +11,7 @@ percent, like the paper's.
 from cmrlib.experiments.cache import (all_runs, available_profiles, direction_cached, elsewhere, evaluate_cached,
                                       find_run, grid, learning_curves, quietly, rebuild_weights, root, run,
                                       run_spec, stale_runs, train_all, train_cached, missing_runs,
-                                      planned_configs, check_data, evaluate_planned)
+                                      planned_configs, check_data, evaluate_planned, worker_pool)
 from cmrlib.experiments.cost import (CPU_TIMING_THREADS, cost_table, model_cost, speed, speed_device, speed_summary,
                                      training_speedups)
 from cmrlib.experiments.pages import (ablation_page, comparison_page, dataset_page, generation_page,

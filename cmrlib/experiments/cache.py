@@ -15,7 +15,9 @@ import datetime
 import io
 import multiprocessing
 import shutil
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -363,6 +365,38 @@ def evaluate_planned(profile: str, grids=None, methods=None, log=print, on_finis
     return done
 
 
+@contextlib.contextmanager
+def worker_pool(jobs: int):
+    """A pool of ``jobs`` spawned processes (no fork after torch has started its threads) that dies with its
+    driver: Ctrl-C, SIGTERM (raised here as ``train.Terminated``) or an error terminates the workers instead of
+    waiting for them, so no run goes on training unseen; a killed run resumes from its last checkpoint."""
+    from cmrlib.train import Terminated
+
+    def on_sigterm(signum, frame):
+        raise Terminated()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
+    others = set(multiprocessing.active_children())
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs),
+                                                  mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        workers = [p for p in multiprocessing.active_children() if p not in others]
+        for worker in workers:
+            worker.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.join(10)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, log=print, grids=None,
               on_finished=None) -> int:
     """Train every run the results pages need (or those of ``grids``) that is not cached, ``jobs`` runs side by
@@ -382,8 +416,7 @@ def train_all(profile: str, jobs: int = 1, retrain_before: float | None = None, 
               [c for c in order if c.get("init_from_frames")],
               [c for c in order if runs.default_run_dir(c) not in parents and not c.get("init_from_frames")]]
     trained, done = 0, 0
-    context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+    with worker_pool(jobs) as pool:
         for phase in phases:
             futures = [pool.submit(_train_one, config, retrain_before) for config in phase]
             for future in concurrent.futures.as_completed(futures):
