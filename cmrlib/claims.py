@@ -440,7 +440,8 @@ HEADLINE_CHECKS = {  # glue key -> the statement of the check it reports (for th
 
 def headline(claims) -> dict:
     """A fixed set of values for the intro's sentences: counts, lists and per-claim verdicts, and the effect
-    and interval of the checks in HEADLINE_CHECKS as text ("n/a" where a check did not run)."""
+    and interval (with its confidence level) of the checks in HEADLINE_CHECKS as text ("n/a" where a check did not
+    run)."""
     verdicts = {claim.key: claim.verdict for claim in claims}
     values = {"n_claims": len(claims)}
     for name, verdict in (("held", HELD), ("not_held", NOT_HELD), ("no_gain", NO_LARGER_GAIN),
@@ -455,6 +456,7 @@ def headline(claims) -> dict:
         values[key] = f"{effect.diff:+.1f}" if effect else "n/a"
         values[f"{key}_interval"] = (f"{effect.ci_low:+.1f} to {effect.ci_high:+.1f}"
                                      if effect and np.isfinite(effect.ci_low) else "n/a")
+        values[f"{key}_level"] = f"{round(100 * (1 - effect.alpha), 2):g} %" if effect else "n/a"  # a look's level
     return values
 
 
@@ -484,14 +486,15 @@ def differences_frame(runs: pd.DataFrame, reference: str, metric: str = "top1", 
     return pd.DataFrame(rows)
 
 
-def inputs(profile: str, retrain_before: float | None = None) -> dict:
-    """Everything ``assess`` needs, from the same (cached) grids and timings as the table pages."""
+def inputs(profile: str, retrain_before: float | None = None, cached_only: bool = False) -> dict:
+    """Everything ``assess`` needs, from the same (cached) grids and timings as the table pages; with
+    ``cached_only``, only the committed runs (nothing is trained)."""
     from cmrlib import experiments as ex
     from cmrlib import figure5
 
     from cmrlib.bench import runtime
 
-    options = {"retrain_before": retrain_before}
+    options = {"retrain_before": retrain_before, "cached_only": cached_only}
     results = {name: ex.grid(specs, profile, seeds, **extra, **options)
                for name, (specs, seeds, extra) in ex.page_grids(profile).items()}
     return {

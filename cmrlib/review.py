@@ -1,5 +1,6 @@
 """What a reviewer checks beside the verdicts: that two pages never give one comparison two intervals, the claims
-whose test protocol the review changed, decided on the reviewed profile's committed runs, and the picture that
+whose test protocol the review changed, decided on the reviewed profile's committed runs, every claim's verdict
+before and after the reviewed protocol, and the picture that
 opens the claims chapter (a forest plot of the core checks)."""
 from __future__ import annotations
 
@@ -66,6 +67,24 @@ def reviewed_frame(here: list, reviewed: list, here_profile: str, profile: str =
                      f"core checks ({profile})": "; ".join(f"{c.statement}: {c.effect.diff:+.1f} {c.effect.interval()}"
                                                            for c in core) or (other.note if other else "")})
     return pd.DataFrame(rows)
+
+
+PREVIOUS_PROFILE = "cpu-powered"  # the book's default before the reviewed protocol (issues 24-26)
+
+
+def before_after(here: list, here_profile: str) -> pd.DataFrame:
+    """On the reviewed profile: every claim's verdict on the earlier default's committed runs (before) beside this
+    profile's (after). On another profile: claims 5-8 and 12 here and on the reviewed protocol (``reviewed_frame``)."""
+    from cmrlib import claims as claimlib
+
+    if here_profile != REVIEWED_PROFILE:
+        return reviewed_frame(here, claimlib.assess(reviewed_inputs()), here_profile)
+    before = {claim.key: claim for claim in claimlib.assess(claimlib.inputs(PREVIOUS_PROFILE, cached_only=True))}
+    return pd.DataFrame([{"claim": claim.key, "title": claim.title,
+                          f"verdict ({PREVIOUS_PROFILE})": before[claim.key].verdict if claim.key in before else "n/a",
+                          f"verdict ({here_profile})": claim.verdict,
+                          "changed": claim.key in before and before[claim.key].verdict != claim.verdict}
+                         for claim in here])
 
 
 VERDICT_COLOURS = {HELD: "tab:green", NOT_HELD: "tab:red", NO_LARGER_GAIN: "tab:blue", INCONCLUSIVE: "tab:gray"}

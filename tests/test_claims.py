@@ -556,6 +556,8 @@ def test_sequential_profiles_take_tables_3_to_6_checks_at_the_look_level_and_ext
     assert cme.effect.alpha == stats.SEQUENTIAL_ALPHAS[0] and plain["+CME > baseline"].effect.alpha == stats.ALPHA
     assert cme.sources == (("table6", "+CME"), ("table6", "baseline"))
     assert cme.effect.ci_high - cme.effect.ci_low > plain["+CME > baseline"].effect.ci_high - plain["+CME > baseline"].effect.ci_low
+    assert claims.headline(ruled.values())["cme_gain_level"] == "99.48 %"  # the intro names the look's level
+    assert claims.headline({c.key: c for c in claims.assess({"table6": t6})}.values())["cme_gain_level"] == "95 %"
     # look 1: the undecided core checks extend both their configs; decided ones (SME, a clear gain) do not
     assert checks["+SME > baseline"].effect.verdict == HELD
     extend = precision.second_look(ruled.values())
@@ -588,3 +590,19 @@ def test_differences_frame_takes_the_sequential_level_on_request():
     ruled = claims.differences_frame(t6, "baseline", sequential=True).set_index("label")
     assert ruled.loc["+CME", "interval_95"].endswith("at 99.48 %")
     assert not plain.loc["+CME", "interval_95"].endswith("%")
+
+
+def test_the_reviewed_profile_shows_every_claims_verdict_before_and_after():
+    """The claims chapter of the reviewed profile sets each verdict beside the earlier default's, from its committed
+    runs (nothing trained); a verdict that moved is flagged."""
+    import dataclasses
+
+    before = claims.assess(claims.inputs(review.PREVIOUS_PROFILE, cached_only=True))
+    held = next(i for i, claim in enumerate(before) if claim.verdict == HELD)  # claim 9 at cpu-powered
+    after = list(before)
+    after[held] = dataclasses.replace(before[held], missing=["a core check without data"])  # now inconclusive
+    frame = review.before_after(after, review.REVIEWED_PROFILE)
+    assert list(frame["claim"]) == [claim.key for claim in before]
+    assert list(frame["changed"]) == [i == held for i in range(len(before))]
+    assert frame.loc[held, f"verdict ({review.PREVIOUS_PROFILE})"] == HELD
+    assert frame.loc[held, f"verdict ({review.REVIEWED_PROFILE})"] == INCONCLUSIVE

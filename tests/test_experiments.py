@@ -256,3 +256,14 @@ def test_generation_record_is_copied_under_runs_and_follows_the_generator_versio
     assert page.loc[0, "clips/s"] == 4.0 and page.loc[0, "minutes for the whole set"] == round(48 / 4.0 / 60, 1)
     monkeypatch.setitem(synth.GENERATOR_VERSIONS, "synth-something", 999)  # a new generator: the record is stale
     assert ex.generation_record("synth-something", "smoke") is None
+
+
+def test_the_evaluate_step_scores_figure5_once_on_a_finished_cmr_run(root):
+    """``runs --evaluate`` caches claims 10-11's Figure 5 scores, so that the book evaluates nothing."""
+    trained = ex.run("cmr", "smoke", seed=0)
+    run_dir = root / trained["run_dir"]
+    assert not (run_dir / "figure5.json").exists()
+    assert ex.evaluate_planned("smoke", grids=["table6"], log=lambda text: None) == 1
+    scores = json.loads((run_dir / "figure5.json").read_text())
+    assert scores["clips"] == 8 and set(scores) > {"clips"}
+    assert ex.evaluate_planned("smoke", grids=["table6"], log=lambda text: None) == 0
