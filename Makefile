@@ -5,6 +5,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 PROFILE  ?= cpu-powered
 FORCE    ?=
+REEXECUTE ?=
 STAMP    := $(VENV)/.installed
 
 .PHONY: book test venv verify clean
@@ -18,10 +19,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cmr-book)"
 	touch $(STAMP)
 
-# Run every experiment notebook at $(PROFILE) into runs/$(PROFILE)/ (cached runs are reused; FORCE=1 retrains),
+# Run every experiment notebook at $(PROFILE) into runs/$(PROFILE)/ (cached runs are reused; FORCE=1 retrains; a
+# page whose inputs are committed and unchanged since it was executed is reused; REEXECUTE=1 executes every page),
 # then build the HTML with jupyter-book 1.x into _build/html.
 book: $(STAMP)
-	$(PY) -m cmrlib book --profile $(PROFILE) $(if $(FORCE),--force,)
+	$(PY) -m cmrlib book --profile $(PROFILE) $(if $(FORCE),--force,) $(if $(REEXECUTE),--reexecute,)
 
 test: $(STAMP)
 	CMR_PROFILE=smoke $(PY) -m pytest -q

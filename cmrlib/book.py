@@ -1,6 +1,7 @@
 """Build the book: execute every notebook at a profile with papermill, then render them with jupyter-book 1.x.
 
-``python -m cmrlib book --profile cpu [--force] [--jobs 2] [--only table6_modules ...] [--no-html] [--prune]``
+``python -m cmrlib book --profile cpu [--force] [--reexecute] [--jobs 2] [--only table6_modules ...] [--no-html]
+[--prune]``
 
 1. The profile is checked first: an unknown one fails at once with the choices.
 2. The run cache is warmed in this process: every training run, evaluation and timing the results pages
@@ -13,13 +14,19 @@
    one) points at the executed notebooks, and ``jupyter-book build . --all -W --keep-going`` renders them
    into ``_build/html``. ``_config.yml`` sets ``execute_notebooks: off``: the book never re-executes anything.
 
+An executed page is reused, not executed again, while everything it depends on is committed and unchanged since
+it was executed (``page_inputs``: its source, the profile, the code and every result under runs/); ``--force``
+and ``--reexecute`` execute every page.
+
 To rerun one table by hand: ``papermill book/table6_modules.ipynb runs/cpu/table6_modules.ipynb -p profile cpu``.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cmrlib import claims, experiments
+from cmrlib import claims, experiments, runs
 
 KERNEL_NAME = "python3"
 
@@ -125,8 +132,40 @@ def warm_cache(profile: str, retrain_before: float = 0.0, jobs: int = 2, log=pri
         f"{time.perf_counter() - tic:.0f} s")
 
 
-def _execute_one(source: str, output: str, parameters: dict, cwd: str) -> tuple[float, str | None]:
-    """papermill one notebook (in a worker process); returns (seconds, error or None)."""
+def _page_or_log(path: str) -> bool:
+    return path.startswith("runs/logs/") or re.fullmatch(r"runs/[^/]+/[^/]+\.ipynb", path) is not None
+
+
+def page_inputs(name: str, profile: str) -> str | None:
+    """One key for what the executed page ``name`` depends on: its source notebook, the profile, the code
+    (``runs.CODE_PATHS``) and every result under runs/ (not the executed pages, not the logs), as git holds them
+    at HEAD. None outside git or when any of these has uncommitted changes: the page is then executed."""
+    paths = [f"book/{name}.ipynb", *runs.CODE_PATHS, "runs"]
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=experiments.root(), capture_output=True, text=True)
+
+    status = git("status", "--porcelain", "--untracked-files=all", "--", *paths, ":(exclude)runs/logs",
+                 ":(exclude,glob)runs/*/*.ipynb")
+    listing = git("ls-tree", "-r", "HEAD", "--", *paths)
+    if status.returncode or status.stdout.strip() or listing.returncode:
+        return None
+    kept = [line for line in listing.stdout.splitlines() if not _page_or_log(line.split("\t", 1)[1])]
+    return hashlib.sha1("\n".join([profile, *kept]).encode()).hexdigest()
+
+
+def _reusable(output: Path, key: str | None) -> bool:
+    """The executed page at ``output`` was made from inputs ``key`` and holds no error."""
+    if key is None or not output.exists():
+        return False
+    notebook = json.loads(output.read_text())
+    return notebook.get("metadata", {}).get("cmr_page_inputs") == key and not notebook_errors(output)
+
+
+def _execute_one(source: str, output: str, parameters: dict, cwd: str,
+                 key: str | None = None) -> tuple[float, str | None]:
+    """papermill one notebook (in a worker process), recording its inputs' ``key`` (``page_inputs``) in the
+    executed page; returns (seconds, error or None)."""
     import papermill
 
     tic = time.perf_counter()
@@ -136,27 +175,29 @@ def _execute_one(source: str, output: str, parameters: dict, cwd: str) -> tuple[
                                    shutdown_kernel="immediate")
     except papermill.PapermillExecutionError as exc:
         return time.perf_counter() - tic, f"{exc.ename}: {exc.evalue}"
-    _propagate_tags(Path(output))
+    _propagate_tags(Path(output), key)
     return time.perf_counter() - tic, None
 
 
-def _propagate_tags(path: Path) -> None:
+def _propagate_tags(path: Path, key: str | None = None) -> None:
     """Give papermill's injected-parameters cell the display tags (remove-input, hide-input) of the
-    notebook's parameters cell, so that a page that hides its parameters hides the injected ones too."""
+    notebook's parameters cell, so that a page that hides its parameters hides the injected ones too; record
+    the page's inputs ``key``."""
     notebook = json.loads(path.read_text())
     cells = notebook["cells"]
     tags = next((c["metadata"].get("tags", []) for c in cells if "parameters" in c["metadata"].get("tags", [])), [])
     shown = [t for t in tags if t in ("remove-input", "hide-input", "remove-cell")]
-    injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
-    if shown and injected:
-        for cell in injected:
-            cell["metadata"]["tags"] = sorted(set(cell["metadata"]["tags"]) | set(shown))
-        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    for cell in (c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])):
+        cell["metadata"]["tags"] = sorted(set(cell["metadata"]["tags"]) | set(shown))
+    notebook["metadata"]["cmr_page_inputs"] = key
+    runs.atomic_write_text(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
-def execute(profile: str, names=None, force: bool = False, jobs: int = 2, warm: bool = True, log=print) -> list:
+def execute(profile: str, names=None, force: bool = False, jobs: int = 2, warm: bool = True, log=print,
+            reexecute: bool = False) -> list:
     """Run the notebooks with papermill into runs/<profile>/, ``jobs`` at a time after warming the run
-    cache (``warm_cache``). Returns [(name, seconds, error or None)] in reading order."""
+    cache (``warm_cache``); a page whose inputs are unchanged since it was executed is reused (unless ``force``
+    or ``reexecute``). Returns [(name, seconds or None where reused, error or None)] in reading order."""
     import papermill
 
     experiments.check_profile(profile)
@@ -177,17 +218,23 @@ def execute(profile: str, names=None, force: bool = False, jobs: int = 2, warm: 
     os.environ.update(JUPYTER_PATH=_write_kernelspec(Path(kernel_dir.name)), CMR_PROFILE=profile, CMR_QUIET="1")
     os.environ.pop("MPLBACKEND", None)  # inline figures, so that glue keeps them as images
     try:
-        work = {}
+        work, keys = {}, {name: page_inputs(name, profile) for name in names}  # before any page writes
         for name in names:
-            source = book_dir() / f"{name}.ipynb"
+            source, output = book_dir() / f"{name}.ipynb", out_dir / f"{name}.ipynb"
+            if not (force or reexecute) and _reusable(output, keys[name]):
+                continue
             declared = papermill.inspect_notebook(str(source))
             parameters = {k: v for k, v in {"profile": profile, "retrain_before": retrain_before}.items()
                           if k in declared}
-            work[name] = (str(source), str(out_dir / f"{name}.ipynb"), parameters, str(book_dir()))
+            work[name] = (str(source), str(output), parameters, str(book_dir()), keys[name])
         with experiments.worker_pool(jobs) as pool:
             futures = {name: pool.submit(_execute_one, *args) for name, args in work.items()}
             results = []
             for name in names:
+                if name not in futures:
+                    results.append((name, None, None))
+                    log(f"  {name:<24}     reused (its inputs are unchanged since it was executed)")
+                    continue
                 seconds, error = futures[name].result()
                 results.append((name, seconds, error))
                 log(f"  {name:<24} {seconds:7.1f} s  {'FAILED: ' + error if error else 'ok'}")
@@ -222,6 +269,8 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default=os.environ.get("CMR_PROFILE", DEFAULT_PROFILE),
                         help=f"one of {sorted(experiments.PLANS)} (default: $CMR_PROFILE or {DEFAULT_PROFILE})")
     parser.add_argument("--force", action="store_true", help="retrain every run instead of reusing the cache")
+    parser.add_argument("--reexecute", action="store_true",
+                        help="execute every page, also those whose inputs are unchanged since they were executed")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks (still builds all)")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained and notebooks executed side by side (default 2)")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks, skip jupyter-book")
@@ -232,7 +281,8 @@ def main(argv=None) -> int:
         experiments.check_profile(args.profile)
         started = time.perf_counter()
         print(f"cmrlib book: executing notebooks at profile {args.profile!r} into runs/{args.profile}/")
-        results = execute(args.profile, args.only, force=args.force, jobs=args.jobs, warm=not args.only)
+        results = execute(args.profile, args.only, force=args.force, jobs=args.jobs, warm=not args.only,
+                          reexecute=args.reexecute or bool(args.only))
     except ValueError as error:
         print(f"cmrlib book: error: {error}", file=sys.stderr)
         return 2
@@ -244,7 +294,8 @@ def main(argv=None) -> int:
             print(f"cmrlib book: error: not executed yet at {args.profile!r}: {missing}", file=sys.stderr)
             return 2
         status = build_html(args.profile)
-    print(f"cmrlib book: {len(results)} notebooks in {time.perf_counter() - started:.0f} s; "
+    reused = sum(seconds is None for _, seconds, _ in results)
+    print(f"cmrlib book: {len(results)} notebooks ({reused} reused) in {time.perf_counter() - started:.0f} s; "
           f"html in _build/html (profile {args.profile})" if not args.no_html else "")
     if failed:
         for name, error in failed:

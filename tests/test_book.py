@@ -252,8 +252,8 @@ def test_papermill_with_a_bad_parameter_fails_in_the_first_cells(tmp_path):
 @pytest.mark.slow
 def test_smoke_book_builds_every_chapter_without_errors():
     env = {**os.environ, "CMR_PROFILE": "smoke"}
-    result = subprocess.run([sys.executable, "-m", "cmrlib", "book", "--profile", "smoke"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=1800)
+    result = subprocess.run([sys.executable, "-m", "cmrlib", "book", "--profile", "smoke", "--reexecute"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for path in NOTEBOOKS:
         executed = experiments.root() / "runs" / "smoke" / f"{path.stem}.ipynb"
@@ -263,3 +263,39 @@ def test_smoke_book_builds_every_chapter_without_errors():
         assert html.exists(), f"chapter {path.stem} missing from the HTML"
     intro = (ROOT / "_build" / "html" / "runs" / "smoke" / "intro.html").read_text()
     assert "inconclusive" in intro  # the verdict summary is glued in from the claims chapter
+
+
+def test_a_page_is_reused_only_while_its_committed_inputs_are_unchanged(tmp_path, monkeypatch):
+    """``make book`` on a clean clone executes no page whose source, code and runs are those it was made from; a
+    committed new result, an uncommitted change or --reexecute executes it again."""
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t", "-C", str(tmp_path)]
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.ipynb").write_text(json.dumps(_notebook([
+        _code("p", "profile = 'cpu'", ["parameters", "remove-cell"]), _code("q", "print(profile)", [])])))
+    (tmp_path / "cmrlib").mkdir()
+    (tmp_path / "cmrlib" / "a.py").write_text("A = 1\n")
+    result = tmp_path / "runs" / "smoke" / "bench" / "run" / "final.json"
+    result.parent.mkdir(parents=True)
+    result.write_text("{}\n")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "inputs"], check=True)
+    monkeypatch.setenv("CMR_ROOT", str(tmp_path))
+
+    def executed(**options):
+        lines = []
+        book.execute("smoke", warm=False, jobs=1, log=lines.append, **options)
+        return "reused" not in lines[0]
+
+    assert executed()
+    page = tmp_path / "runs" / "smoke" / "intro.ipynb"
+    assert json.loads(page.read_text())["metadata"]["cmr_page_inputs"] == book.page_inputs("intro", "smoke")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "the executed page"], check=True)
+    assert not executed()  # committing the page itself changes none of its inputs
+    assert executed(reexecute=True)
+    result.write_text('{"val_top1": 0.5}\n')
+    assert book.page_inputs("intro", "smoke") is None and executed()  # uncommitted: executed, key None
+    assert json.loads(page.read_text())["metadata"]["cmr_page_inputs"] is None
+    subprocess.run([*git, "commit", "-qam", "a new result"], check=True)
+    assert executed() and not executed()
