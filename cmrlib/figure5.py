@@ -2,6 +2,7 @@
 (claims 10-11). The maps and their scores themselves are ``cmrlib.visualize``'s."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ from cmrlib import config as configlib
 from cmrlib import runs, visualize
 from cmrlib.checkpoint import build_model, load_checkpoint
 from cmrlib.experiments import cache
-from cmrlib.experiments.plan import parse_seeds, spec
+from cmrlib.experiments.plan import parse_seeds, resolve, seeds_for, spec
 
 
 def weights_file(run_dir) -> Path | None:
@@ -88,3 +89,19 @@ def scores(profile: str, seeds, clips: int = 8, force: bool = False) -> pd.DataF
             runs.atomic_write_json(path, result)
         rows.append({"label": "CMR", "seed": seed, "profile": profile, **result})
     return pd.DataFrame(rows)
+
+
+def score_finished(profile: str, log=print, on_finished=None) -> int:
+    """``scores`` of each finished Table 6 CMR run that has none cached yet (``runs --evaluate``, so that the book
+    evaluates nothing); returns how many were scored now."""
+    done = 0
+    for seed in seeds_for(profile, "ablation"):
+        run_dir = runs.default_run_dir(resolve(spec("CMR", "cmr"), profile, seed))
+        if (run_dir / "final.json").exists() and not (run_dir / "figure5.json").exists():
+            tic = time.perf_counter()
+            scores(profile, [seed])
+            done += 1
+            log(f"  Figure 5 scores of {run_dir.relative_to(cache.root())} in {time.perf_counter() - tic:.0f} s")
+            if on_finished is not None:
+                on_finished(run_dir.relative_to(cache.root()))
+    return done

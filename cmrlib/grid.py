@@ -56,8 +56,8 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="print the missing runs and stop")
     parser.add_argument("--commit", action="store_true", help="git-commit each run folder as it finishes")
     parser.add_argument("--evaluate", action="store_true",
-                        help="instead of training: the evaluations the pages need (multi-view, direction) of every "
-                             "finished planned run, cached in its folder (committed with --commit)")
+                        help="instead of training: the evaluations the pages need (multi-view, direction, Figure 5 "
+                             "scores) of every finished planned run, cached in its folder (committed with --commit)")
     parser.add_argument("--methods", default=None, help="with --evaluate: only these methods (e.g. cmr,tsm)")
     parser.add_argument("--first-look", action="store_true",
                         help="take the sequential seed rule's look-1 decision once Tables 3-6 have look 1's seeds, "
@@ -108,6 +108,10 @@ def main(argv=None) -> int:
     if args.evaluate:
         methods = [m for m in (args.methods or "").split(",") if m] or None
         done = ex.evaluate_planned(args.profile, grids, methods, log=log, on_finished=finished)
+        if (not grids or "table6" in grids) and (not methods or "cmr" in methods):  # claims 10-11's CMR runs
+            from cmrlib import figure5
+
+            done += figure5.score_finished(args.profile, log=log, on_finished=finished)
         log(f"done: {done} evaluation(s)")
         return 0
     log(f"training {len(missing)} run(s) of {args.profile}, {args.jobs} side by side")

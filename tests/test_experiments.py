@@ -258,12 +258,16 @@ def test_generation_record_is_copied_under_runs_and_follows_the_generator_versio
     assert ex.generation_record("synth-something", "smoke") is None
 
 
-def test_the_evaluate_step_scores_figure5_once_on_a_finished_cmr_run(root):
+def test_the_evaluate_step_scores_figure5_once_on_a_finished_cmr_run(root, capsys):
     """``runs --evaluate`` caches claims 10-11's Figure 5 scores, so that the book evaluates nothing."""
+    from cmrlib import grid
+
     trained = ex.run("cmr", "smoke", seed=0)
     run_dir = root / trained["run_dir"]
     assert not (run_dir / "figure5.json").exists()
-    assert ex.evaluate_planned("smoke", grids=["table6"], log=lambda text: None) == 1
+    assert grid.main(["--profile", "smoke", "--grids", "table6", "--evaluate"]) == 0
+    assert "Figure 5 scores of" in capsys.readouterr().out
     scores = json.loads((run_dir / "figure5.json").read_text())
     assert scores["clips"] == 8 and set(scores) > {"clips"}
-    assert ex.evaluate_planned("smoke", grids=["table6"], log=lambda text: None) == 0
+    assert grid.main(["--profile", "smoke", "--grids", "table6", "--evaluate"]) == 0
+    assert "done: 0 evaluation(s)" in capsys.readouterr().out

@@ -50,3 +50,16 @@ def test_evaluation_imports_neither_training_nor_experiments():
 def test_each_module_stays_under_about_500_lines(name):
     lines = len(MODULES[name].read_text().splitlines())
     assert lines <= 550, f"{MODULES[name].relative_to(PACKAGE.parent)} has {lines} lines: split it by job"
+
+
+def test_no_driver_scripts_live_under_runs():
+    """Runs are trained through ``python -m cmrlib runs`` (issue 26); runs/ holds results, logs and, under
+    runs/explore/, the tools of a recorded exploration only."""
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "runs"], cwd=PACKAGE.parent, capture_output=True, text=True)
+    if listed.returncode:
+        pytest.skip("not a git checkout")
+    scripts = [path for path in listed.stdout.split() if path.endswith((".py", ".sh"))
+               and not path.startswith("runs/explore/")]
+    assert not scripts, f"driver scripts under runs/: {scripts}"

@@ -335,22 +335,9 @@ def missing_runs(profile: str, grids=None, retrain_before: float | None = None) 
 
 
 def evaluate_planned(profile: str, grids=None, methods=None, log=print, on_finished=None) -> int:
-    """The evaluations the pages ask of every finished planned run (of ``grids``, of ``methods``), cached in the
-    run folders: multi-view and direction, and Figure 5's scores of Table 6's CMR runs (claims 10-11); returns
-    how many runs were evaluated now."""
-    from cmrlib import figure5
-
+    """The multi-view and direction evaluations the pages ask of every finished planned run (of ``grids``, of
+    ``methods``), cached in the run folders; returns how many were computed now."""
     done = 0
-    if (not grids or "table6" in grids) and (not methods or "cmr" in methods):
-        for seed in seeds_for(profile, "ablation"):
-            run_dir = runs.default_run_dir(resolve(spec("CMR", "cmr"), profile, seed))
-            if (run_dir / "final.json").exists() and not (run_dir / "figure5.json").exists():
-                tic = time.perf_counter()
-                figure5.scores(profile, [seed])
-                done += 1
-                log(f"  Figure 5 scores of {_relative(run_dir)} in {time.perf_counter() - tic:.0f} s")
-                if on_finished is not None:
-                    on_finished(_relative(run_dir))
     for name, (specs, seeds, extra) in page_grids(profile).items():
         if (grids and name not in grids) or not (extra.get("multiview") or extra.get("direction")):
             continue
