@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from cmrlib.stats import HELD, INCONCLUSIVE, NO_LARGER_GAIN, NOT_HELD
+from cmrlib.stats import ALPHA, HELD, INCONCLUSIVE, NO_LARGER_GAIN, NOT_HELD
 
 
 def inconsistencies(notebooks) -> list:
@@ -91,8 +91,9 @@ VERDICT_COLOURS = {HELD: "tab:green", NOT_HELD: "tab:red", NO_LARGER_GAIN: "tab:
 
 
 def forest_plot(claims, ax=None):
-    """One row per core check measured in top-1 points: our effect and its 95 % interval, coloured by the check's
-    verdict, and the paper's effect for the same comparison (a cross) where it has one."""
+    """One row per core check measured in top-1 points: our effect and its interval (95 %, or a sequential look's
+    level, which the row's label then names), coloured by the check's verdict, and the paper's effect for the same
+    comparison (a cross) where it has one."""
     import matplotlib.pyplot as plt
 
     rows = [(claim.key, check) for claim in claims for check in claim.checks if check.core
@@ -109,8 +110,12 @@ def forest_plot(claims, ax=None):
         if np.isfinite(check.paper_effect):
             ax.plot(check.paper_effect, i, "x", color="tab:purple", ms=7, mew=2)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(range(len(rows)), [f"{key}: {check.statement}" for key, check in reversed(rows)], fontsize="small")
-    ax.set_xlabel("difference in top-1 points: ours (dot, 95 % interval coloured by verdict); paper (purple x)")
+    def label(key, check):
+        alpha = check.effect.alpha
+        return f"{key}: {check.statement}" + (f" ({100 * (1 - alpha):.2f} %)" if alpha != ALPHA else "")
+
+    ax.set_yticks(range(len(rows)), [label(key, check) for key, check in reversed(rows)], fontsize="small")
+    ax.set_xlabel("difference in top-1 points: ours (dot, interval coloured by verdict); paper (purple x)")
     handles = [plt.Line2D([], [], color=colour, lw=3, label=verdict) for verdict, colour in VERDICT_COLOURS.items()]
     ax.legend(handles=handles, fontsize="small", loc="lower right")
     return ax

@@ -606,3 +606,14 @@ def test_the_reviewed_profile_shows_every_claims_verdict_before_and_after():
     assert list(frame["changed"]) == [i == held for i in range(len(before))]
     assert frame.loc[held, f"verdict ({review.PREVIOUS_PROFILE})"] == HELD
     assert frame.loc[held, f"verdict ({review.REVIEWED_PROFILE})"] == INCONCLUSIVE
+
+
+def test_the_forest_plot_names_the_level_of_a_sequential_check():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = review.forest_plot(claims.assess({"table6": _ten_seed_table6(cme_gain=1.5), "sequential": True}))
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert "1: +CME > baseline (99.48 %)" in labels
+    ax = review.forest_plot(claims.assess({"table6": _ten_seed_table6(cme_gain=1.5)}))
+    assert "1: +CME > baseline" in [tick.get_text() for tick in ax.get_yticklabels()]
