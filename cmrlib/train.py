@@ -474,13 +474,14 @@ def _saved(out) -> str:
             else "no checkpoint was written yet")
 
 
-def _on_sigterm(signum, frame):
+def raise_terminated(signum, frame):
+    """A SIGTERM handler: raise ``Terminated`` in the main thread (``train`` and the ``runs``/``book`` pools)."""
     raise Terminated()
 
 
 def main(argv=None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    previous = signal.signal(signal.SIGTERM, raise_terminated) if main_thread else None
     try:
         return _main(argv)
     finally:

@@ -370,10 +370,7 @@ def worker_pool(jobs: int):
     """A pool of ``jobs`` spawned processes (no fork after torch has started its threads) that dies with its
     driver: Ctrl-C, SIGTERM (raised here as ``train.Terminated``) or an error terminates the workers instead of
     waiting for them, so no run goes on training unseen; a killed run resumes from its last checkpoint."""
-    from cmrlib.train import Terminated
-
-    def on_sigterm(signum, frame):
-        raise Terminated()
+    from cmrlib.train import raise_terminated as on_sigterm
 
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
