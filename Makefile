@@ -3,7 +3,7 @@
 PYTHON   ?= python3
 VENV     := .venv
 PY       := $(VENV)/bin/python
-PROFILE  ?= cpu-powered
+PROFILE  ?= cpu-final
 FORCE    ?=
 REEXECUTE ?=
 STAMP    := $(VENV)/.installed

@@ -93,7 +93,7 @@ def toc_text(profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-DEFAULT_PROFILE = "cpu-powered"  # the committed _toc.yml is this profile's
+DEFAULT_PROFILE = "cpu-final"  # the committed _toc.yml is this profile's
 
 
 def write_toc(profile: str) -> Path:
